@@ -1,0 +1,49 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATA   ?= data/sample
+AS_OF  ?= 2026-10-01
+MERCHANTS ?= 2000
+
+.PHONY: install run test lint typecheck pytest lock clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Install the locked dependencies (hash-checked), then the project itself without deps.
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Build what is missing from the embedded defaults (a simulated sample book), then
+# validate it and build its feature table with a summary.
+run: install
+	@test -f $(DATA)/merchants.parquet || $(BIN)/underwrite simulate --out $(DATA) --merchants $(MERCHANTS) --as-of $(AS_OF) --cohorts 1
+	$(BIN)/underwrite features --data $(DATA) --as-of $(AS_OF) --out out/features.parquet --summary
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+test: lint typecheck pytest
+
+# Regenerate the lock file after changing dependencies in pyproject.toml (needs uv).
+lock:
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+
+bench: install
+	$(BIN)/python benchmarks/bench_features.py
+
+clean:
+	rm -rf $(VENV) data out build *.egg-info

@@ -1,0 +1,50 @@
+"""Shared fixtures and the Hypothesis profiles (`ci` is derandomised for reproducible CI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, settings
+
+from underwriting.simulate import SimulationConfig, simulate
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    max_examples=40,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev", deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+SMALL_BOOK = SimulationConfig(
+    merchants=600, as_of=dt.date(2026, 10, 1), days=730, cohorts=1, seed=11
+)
+
+
+@pytest.fixture(scope="session")
+def small_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated book of 600 merchants with two years of daily data, as Parquet."""
+    folder = tmp_path_factory.mktemp("book")
+    simulate(SMALL_BOOK, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def book_tables(small_book: Path) -> dict[str, pl.DataFrame]:
+    """The small book's tables, read eagerly."""
+    return {
+        "merchants": pl.read_parquet(small_book / "merchants.parquet"),
+        "cashflow": pl.read_parquet(small_book / "cashflow"),
+        "traffic": pl.read_parquet(small_book / "traffic"),
+        "industry_benchmarks": pl.read_parquet(small_book / "industry_benchmarks.parquet"),
+        "outcomes": pl.read_parquet(small_book / "outcomes.parquet"),
+    }

@@ -1,0 +1,119 @@
+"""The `underwrite` command as a user runs it: simulate a book, then build its features."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from underwriting.cli import main
+from underwriting.registry import feature_schema
+
+
+def test_simulate_then_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "book"
+    assert (
+        main(["simulate", "--out", str(data), "--merchants", "150", "--days", "400", "--seed", "2"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "merchants" in out and "ground_truth.parquet" in out
+    for name in (
+        "merchants.parquet",
+        "industry_benchmarks.parquet",
+        "outcomes.parquet",
+        "ground_truth.parquet",
+    ):
+        assert (data / name).exists(), name
+    features = tmp_path / "features.parquet"
+    code = main(
+        [
+            "features",
+            "--data",
+            str(data),
+            "--as-of",
+            "outcomes",
+            "--out",
+            str(features),
+            "--chunk",
+            "40",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Features of 150 merchants" in printed
+    table = pl.read_parquet(features)
+    assert table.schema == feature_schema()
+    assert table.height == 150
+    assert table["merchant_id"].n_unique() == 150
+
+
+def test_chunking_does_not_change_the_result(small_book: Path, tmp_path: Path) -> None:
+    one = tmp_path / "one.parquet"
+    many = tmp_path / "many.parquet"
+    assert (
+        main(["features", "--data", str(small_book), "--as-of", "2026-10-01", "--out", str(one)])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "features",
+                "--data",
+                str(small_book),
+                "--as-of",
+                "2026-10-01",
+                "--out",
+                str(many),
+                "--chunk",
+                "77",
+            ]
+        )
+        == 0
+    )
+    a = pl.read_parquet(one).sort("merchant_id")
+    b = pl.read_parquet(many).sort("merchant_id")
+    assert a.equals(b)
+
+
+def test_bad_input_exits_with_a_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "features",
+            "--data",
+            str(tmp_path),
+            "--as-of",
+            "2026-10-01",
+            "--out",
+            str(tmp_path / "f.parquet"),
+        ]
+    )
+    assert code == 2
+    assert "error: industry_benchmarks" in capsys.readouterr().err
+
+
+def test_bad_date_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "underwriting.cli",
+            "features",
+            "--data",
+            str(tmp_path),
+            "--as-of",
+            "01/10/2026",
+            "--out",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "'01/10/2026' is not a date; write YYYY-MM-DD" in result.stderr

@@ -1,0 +1,78 @@
+"""The generated docs are current, and the contract has one source of truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from pydantic import ValidationError
+
+import underwriting
+from underwriting.contract import CASHFLOW, MERCHANTS, TABLES, CashflowRecord
+from underwriting.docs import pages
+from underwriting.features import build_features
+from underwriting.registry import FEATURES, feature_schema
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_generated_docs_are_current() -> None:
+    for name, text in pages().items():
+        assert (DOCS / name).read_text() == text, f"run: python -m underwriting.docs ({name})"
+
+
+def test_polars_schema_and_pydantic_model_agree() -> None:
+    for table in TABLES.values():
+        assert list(table.schema) == list(table.record.model_fields)
+    assert CASHFLOW.schema["gross_sales"] == pl.Float64()
+    assert MERCHANTS.required == (
+        "merchant_id",
+        "industry_code",
+        "region",
+        "onboarded_on",
+        "existing_exposure",
+    )
+
+
+def test_api_records_enforce_the_same_bounds() -> None:
+    CashflowRecord(
+        merchant_id="M1",
+        date=dt.date(2026, 1, 1),
+        gross_sales=1.0,
+        refunds=0,
+        chargebacks=0,
+        transaction_count=1,
+    )
+    with pytest.raises(ValidationError, match="gross_sales"):
+        CashflowRecord(
+            merchant_id="M1",
+            date=dt.date(2026, 1, 1),
+            gross_sales=-1.0,
+            refunds=0,
+            chargebacks=0,
+            transaction_count=1,
+        )
+
+
+def test_every_registered_feature_is_built_and_nothing_else() -> None:
+    empty = {
+        t: pl.LazyFrame(schema=TABLES[t].schema)
+        for t in ("merchants", "cashflow", "traffic", "industry_benchmarks")
+    }
+    frame = build_features(
+        empty["merchants"],
+        empty["cashflow"],
+        empty["traffic"],
+        empty["industry_benchmarks"],
+        dt.date(2026, 1, 1),
+    ).collect()
+    assert frame.schema == feature_schema()
+    assert len({f.name for f in FEATURES}) == len(FEATURES)
+    assert all(f.meaning and f.unit for f in FEATURES)
+
+
+def test_public_api_is_what_all_says() -> None:
+    exported = {name for name in dir(underwriting) if not name.startswith("_")}
+    assert set(underwriting.__all__) <= exported

@@ -1,0 +1,159 @@
+"""`underwrite`: the command line of the underwriting engine."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+from tqdm import tqdm
+
+from underwriting.errors import UnderwritingError
+from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
+from underwriting.registry import FEATURES
+from underwriting.simulate import SimulationConfig, simulate
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _as_of(text: str) -> AsOfSpec:
+    return "outcomes" if text == "outcomes" else _date(text)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive whole number")
+    return value
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    config = SimulationConfig(
+        merchants=args.merchants,
+        as_of=args.as_of,
+        days=args.days,
+        cohorts=args.cohorts,
+        seed=args.seed,
+    )
+    started = time.perf_counter()
+    with tqdm(total=config.merchants, unit="merchant", desc="simulating", file=sys.stderr) as bar:
+        counts = simulate(config, args.out, progress=lambda n: bar.update(n))
+    elapsed = time.perf_counter() - started
+    print(f"Wrote a simulated book to {args.out} in {elapsed:.1f} s:")
+    for table, rows in counts.items():
+        print(f"  {table:<20} {rows:>14,} rows")
+    print("  ground_truth.parquet holds each merchant's true PD (for oracle AUC)")
+    return 0
+
+
+def print_build(build: FeatureBuild) -> None:
+    """Print a feature build's counts: rows in = kept + quarantined, per table."""
+    print(f"{'table':<20} {'rows in':>14} {'kept':>14} {'quarantined':>12}")
+    for name, count in build.counts.items():
+        mark = "" if count.adds_up else "  <- does not add up"
+        print(f"{name:<20} {count.rows_in:>14,} {count.kept:>14,} {count.quarantined:>12,}{mark}")
+    print(f"Features of {build.merchants_scored:,} merchants -> {build.features}")
+    held = sum(c.quarantined for c in build.counts.values())
+    if held:
+        print(f"{held:,} quarantined rows with table, key, field and reason -> {build.quarantine}")
+        sample = pl.read_parquet(build.quarantine).head(5)
+        for row in sample.iter_rows(named=True):
+            print(f"  {row['table']} [{row['key']}] {row['reason']}")
+
+
+def print_summary(features: pl.DataFrame) -> None:
+    """Print each numeric feature's spread and share missing, with its unit and meaning."""
+    print(f"\n{'feature':<28} {'unit':<10} {'p10':>11} {'median':>11} {'p90':>11} {'missing':>8}")
+    for feature in FEATURES:
+        column = features.get_column(feature.name)
+        if not column.dtype.is_numeric():
+            continue
+        p10, median, p90 = (column.quantile(q, "nearest") for q in (0.1, 0.5, 0.9))
+        missing = column.null_count() / max(features.height, 1)
+        cells = " ".join("          —" if v is None else f"{v:>11,.4g}" for v in (p10, median, p90))
+        print(f"{feature.name:<28} {feature.unit:<10} {cells} {missing:>8.0%}")
+    print("Meanings of every feature: docs/features.md")
+
+
+def _run_features(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    with tqdm(unit="merchant", desc="features", file=sys.stderr) as bar:
+        build = build_feature_table(
+            args.data,
+            args.as_of,
+            args.out,
+            quarantine_out=args.quarantine,
+            chunk_merchants=args.chunk,
+            progress=lambda n: bar.update(n),
+        )
+    print_build(build)
+    if args.summary:
+        print_summary(pl.read_parquet(build.features))
+    print(f"Done in {time.perf_counter() - started:.1f} s")
+    return 0 if build.adds_up else 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="underwrite", description="Small-business credit underwriting engine."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sim = commands.add_parser("simulate", help="write a synthetic merchant book as Parquet")
+    sim.add_argument("--out", type=Path, required=True, help="folder to write the tables to")
+    sim.add_argument("--merchants", type=_positive, default=10_000)
+    sim.add_argument(
+        "--as-of", type=_date, default=SimulationConfig.as_of, help="latest application date"
+    )
+    sim.add_argument("--days", type=_positive, default=730, help="days of daily data per merchant")
+    sim.add_argument(
+        "--cohorts",
+        type=_positive,
+        default=SimulationConfig.cohorts,
+        help="quarterly application cohorts",
+    )
+    sim.add_argument("--seed", type=int, default=SimulationConfig.seed)
+    sim.set_defaults(run=_run_simulate)
+
+    feat = commands.add_parser(
+        "features", help="validate a data folder and write its feature table"
+    )
+    feat.add_argument("--data", type=Path, required=True, help="folder with the input tables")
+    feat.add_argument(
+        "--as-of",
+        type=_as_of,
+        required=True,
+        help="YYYY-MM-DD, or 'outcomes' for each outcome's date",
+    )
+    feat.add_argument("--out", type=Path, required=True, help="feature table to write (.parquet)")
+    feat.add_argument(
+        "--quarantine", type=Path, default=None, help="where to write quarantined rows"
+    )
+    feat.add_argument("--chunk", type=_positive, default=100_000, help="merchants per chunk")
+    feat.add_argument("--summary", action="store_true", help="print each feature's spread")
+    feat.set_defaults(run=_run_features)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `underwrite` command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except UnderwritingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+"""The feature pipeline: one lazy polars query from validated input tables to one row of
+features per merchant and as-of date.
+
+Only data dated strictly before the as-of date T is used. A "30-day period" w (w = 0 the
+most recent) covers days T-30(w+1) .. T-30w-1; a period counts as observed when the
+merchant's history reaches back over all of it. Undefined ratios (no history, zero
+denominators) are null, never NaN or infinity; see `registry.FEATURES` for every name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from underwriting.contract import SEASONAL_INDEX_COLUMNS
+from underwriting.registry import FEATURES, KEY_COLUMNS, feature_schema
+
+AsOfDates = dt.date | pl.LazyFrame | pl.DataFrame
+"""One as-of date for all merchants, or a frame of (merchant_id, as_of) pairs."""
+
+PERIODS = 12  # 30-day periods in the "last 12 months" statistics
+DAYS_PER_MONTH = 365 / 12
+
+_AGE = "__age_days"
+_SALES = pl.col("gross_sales")
+
+
+def _applications(merchants: pl.LazyFrame, as_of: AsOfDates) -> pl.LazyFrame:
+    """One row per (merchant, as-of date) to compute features for."""
+    if isinstance(as_of, dt.date):
+        return merchants.with_columns(pl.lit(as_of, dtype=pl.Date()).alias("as_of"))
+    pairs = as_of.lazy().select(
+        pl.col("merchant_id").cast(pl.String()), pl.col("as_of").cast(pl.Date())
+    )
+    return merchants.join(pairs.unique(), on="merchant_id", how="inner")
+
+
+def _dated_rows(daily: pl.LazyFrame, keys: pl.LazyFrame, as_of: AsOfDates) -> pl.LazyFrame:
+    """Daily rows with their as-of date and age in days; rows on or after it are dropped."""
+    if isinstance(as_of, dt.date):
+        dated = daily.filter(pl.col("date") < as_of).with_columns(
+            pl.lit(as_of, dtype=pl.Date()).alias("as_of")
+        )
+    else:
+        dated = daily.join(keys, on="merchant_id", how="inner").filter(
+            pl.col("date") < pl.col("as_of")
+        )
+    return dated.with_columns((pl.col("as_of") - pl.col("date")).dt.total_days().alias(_AGE))
+
+
+def _within(lo: int, hi: int) -> pl.Expr:
+    """Rows aged lo..hi days (inclusive)."""
+    return pl.col(_AGE).is_between(lo, hi)
+
+
+def _sum_within(value: pl.Expr, lo: int, hi: int) -> pl.Expr:
+    return value.filter(_within(lo, hi)).sum()
+
+
+def _period(w: int) -> str:
+    return f"__period_{w}"
+
+
+# Age buckets of the first aggregation stage: the twelve 30-day periods (0-11), then
+# ages 361-365 (12), 366-455 (13, the quarter a year back) and older (14).
+_BUCKET = "__bucket"
+_AGE_BUCKET = (
+    pl.when(pl.col(_AGE) <= 30 * PERIODS)
+    .then((pl.col(_AGE) - 1) // 30)
+    .when(pl.col(_AGE) <= 365)
+    .then(12)
+    .when(pl.col(_AGE) <= 455)
+    .then(13)
+    .otherwise(14)
+    .cast(pl.Int8())
+)
+
+
+def _cents(money: pl.Expr) -> pl.Expr:
+    """Sum of amounts in whole cents: exact, so the order of rows never changes a total."""
+    return (money * 100).round().cast(pl.Int64()).sum()
+
+
+def _cashflow_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Two stages: sums per (merchant, as-of, age bucket, calendar month), then per merchant.
+
+    The first stage reads every daily row once; the second works on a few dozen rows per
+    merchant, so the many windowed sums cost little. Money is summed in whole cents.
+    """
+    buckets = rows.group_by(
+        *KEY_COLUMNS, _AGE_BUCKET.alias(_BUCKET), pl.col("date").dt.month().alias("__month")
+    ).agg(
+        _cents(_SALES).alias("sales"),
+        _cents(pl.col("refunds")).alias("refunds"),
+        _cents(pl.col("chargebacks")).alias("chargebacks"),
+        pl.col("transaction_count").sum().alias("transactions"),
+        (_SALES > 0).sum().alias("selling_days"),
+        pl.col(_AGE).max().alias("oldest"),
+    )
+    bucket = pl.col(_BUCKET)
+    sales = pl.col("sales")
+
+    def in_buckets(value: pl.Expr, first: int, last: int) -> pl.Expr:
+        return value.filter(bucket.is_between(first, last)).sum()
+
+    aggregates = [
+        pl.col("oldest").max().alias("__history"),
+        in_buckets(sales, 0, 0).alias("sales_30d"),
+        in_buckets(sales, 0, 2).alias("sales_90d"),
+        in_buckets(sales, 3, 5).alias("__sales_prev_90d"),
+        in_buckets(sales, 13, 13).alias("__sales_yago_90d"),
+        in_buckets(sales, 0, 12).alias("sales_365d"),
+        in_buckets(pl.col("refunds"), 0, 12).alias("__refunds_365d"),
+        in_buckets(pl.col("chargebacks"), 0, 12).alias("__chargebacks_365d"),
+        in_buckets(pl.col("transactions"), 0, 12).alias("__transactions_365d"),
+        in_buckets(pl.col("selling_days"), 0, 12).alias("__selling_days_365d"),
+        bucket.filter(bucket < PERIODS).n_unique().alias("months_with_data"),
+    ]
+    aggregates += [in_buckets(sales, w, w).alias(_period(w)) for w in range(PERIODS)]
+    month = pl.col("__month")
+    for m in range(1, 13):
+        aggregates.append(sales.filter((bucket <= 2) & (month == m)).sum().alias(f"__recent_m{m}"))
+        aggregates.append(
+            sales.filter(bucket.is_between(3, 5) & (month == m)).sum().alias(f"__prior_m{m}")
+        )
+    money = [
+        "sales_30d",
+        "sales_90d",
+        "__sales_prev_90d",
+        "__sales_yago_90d",
+        "sales_365d",
+        "__refunds_365d",
+        "__chargebacks_365d",
+        *(_period(w) for w in range(PERIODS)),
+        *(f"__{span}_m{m}" for span in ("recent", "prior") for m in range(1, 13)),
+    ]
+    return (
+        buckets.group_by(KEY_COLUMNS)
+        .agg(aggregates)
+        .with_columns(pl.col(money).cast(pl.Float64()) / 100)
+    )
+
+
+def _traffic_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
+    return rows.group_by(KEY_COLUMNS).agg(
+        _sum_within(pl.col("visits"), 1, 30).alias("visits_30d"),
+        _sum_within(pl.col("visits"), 1, 90).alias("__visits_90d"),
+        _sum_within(pl.col("visits"), 91, 180).alias("__visits_prev_90d"),
+        _sum_within(pl.col("orders"), 1, 90).alias("__orders_90d"),
+        _sum_within(pl.col("orders"), 91, 180).alias("__orders_prev_90d"),
+        _within(1, 90).sum().alias("__traffic_days_90d"),
+        _within(91, 180).sum().alias("__traffic_days_prev_90d"),
+    )
+
+
+def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+    """numerator / denominator, null when the denominator is not positive."""
+    return pl.when(denominator > 0).then(numerator / denominator)
+
+
+def _growth(recent: pl.Expr, earlier: pl.Expr, history_needed: int) -> pl.Expr:
+    return pl.when(pl.col("__history") >= history_needed).then(_ratio(recent, earlier) - 1)
+
+
+def _period_statistics() -> list[pl.Expr]:
+    """Volatility and largest drop over the observed 30-day periods."""
+    observed = [pl.col("__history") >= 30 * (w + 1) for w in range(PERIODS)]
+    n = pl.sum_horizontal(o.cast(pl.Int64()) for o in observed)
+    periods = [pl.col(_period(w)) for w in range(PERIODS)]
+    total = pl.sum_horizontal(
+        pl.when(o).then(p).otherwise(0.0) for o, p in zip(observed, periods, strict=True)
+    )
+    mean = total / n
+    squares = pl.sum_horizontal(
+        pl.when(o).then((p - mean) ** 2).otherwise(0.0)
+        for o, p in zip(observed, periods, strict=True)
+    )
+    volatility = pl.when((n >= 3) & (mean > 0)).then((squares / (n - 1)).sqrt() / mean)
+    drops = [
+        pl.when(observed[w + 1] & (periods[w + 1] > 0)).then(1 - periods[w] / periods[w + 1])
+        for w in range(PERIODS - 1)
+    ]
+    largest = pl.max_horizontal(drops)
+    max_drop = pl.when(n >= 2).then(pl.max_horizontal(largest.fill_null(0.0), pl.lit(0.0)))
+    return [volatility.alias("sales_volatility"), max_drop.alias("max_monthly_drop")]
+
+
+def _seasonally_adjusted(prefix: str) -> pl.Expr:
+    return pl.sum_horizontal(
+        pl.col(f"{prefix}{m}") / pl.col(SEASONAL_INDEX_COLUMNS[m - 1]) for m in range(1, 13)
+    )
+
+
+def _industry_percentile() -> pl.Expr:
+    """Sales position in the industry, linear between 0, the quartiles and the median."""
+    x = pl.col("avg_monthly_sales")
+    q1, med, q3 = pl.col("sales_q1"), pl.col("median_monthly_sales"), pl.col("sales_q3")
+    return (
+        pl.when(x <= q1)
+        .then(0.25 * _ratio(x, q1).fill_null(1.0))
+        .when(x <= med)
+        .then(0.25 + 0.25 * _ratio(x - q1, med - q1).fill_null(1.0))
+        .when(x <= q3)
+        .then(0.5 + 0.25 * _ratio(x - med, q3 - med).fill_null(1.0))
+        .otherwise(1.0 - 0.25 * q3 / x)
+    )
+
+
+def own_features(
+    merchants: pl.LazyFrame,
+    cashflow: pl.LazyFrame,
+    traffic: pl.LazyFrame,
+    as_of: AsOfDates,
+) -> pl.LazyFrame:
+    """The features that need no industry benchmark, per merchant and as-of date.
+
+    A merchant with no sales history still gets a row: zero sales, zero days of history
+    and null ratios. A merchant without traffic data gets `has_traffic = false` and null
+    traffic features. Internal columns (prefixed "__") carry the seasonal sums on to
+    `build_features`; industry benchmarks are computed from this frame too.
+    """
+    applications = _applications(merchants, as_of)
+    keys = applications.select(KEY_COLUMNS)
+    cash = _cashflow_aggregates(_dated_rows(cashflow, keys, as_of))
+    shop = _traffic_aggregates(_dated_rows(traffic, keys, as_of))
+    history = pl.col("__history").fill_null(0)
+    span = pl.min_horizontal(history, pl.lit(365))
+    has_traffic = pl.col("__traffic_days_90d").fill_null(0) > 0
+    conversion = _ratio(pl.col("__orders_90d"), pl.col("__visits_90d"))
+    prior_conversion = _ratio(pl.col("__orders_prev_90d"), pl.col("__visits_prev_90d"))
+    return (
+        applications.join(cash, on=KEY_COLUMNS, how="left")
+        .join(shop, on=KEY_COLUMNS, how="left")
+        .with_columns(
+            history.alias("__history"),
+            pl.col("sales_30d", "sales_90d", "sales_365d").fill_null(0.0),
+            pl.col("months_with_data").fill_null(0).cast(pl.Int64()),
+        )
+        .with_columns(
+            pl.when(span > 0)
+            .then(pl.col("sales_365d") / span * DAYS_PER_MONTH)
+            .otherwise(0.0)
+            .alias("avg_monthly_sales"),
+            pl.when(span > 0)
+            .then(1 - pl.col("__selling_days_365d").fill_null(0) / span)
+            .alias("zero_sales_share"),
+            *_period_statistics(),
+            (pl.col("as_of") - pl.col("onboarded_on")).dt.total_days().alias("tenure_days"),
+            _growth(pl.col("sales_90d"), pl.col("__sales_yago_90d"), 455).alias("growth_yoy"),
+            _growth(pl.col("sales_90d"), pl.col("__sales_prev_90d"), 180).alias("growth_qoq"),
+            _ratio(pl.col("__refunds_365d"), pl.col("sales_365d")).alias("refund_ratio"),
+            _ratio(pl.col("__chargebacks_365d"), pl.col("sales_365d")).alias("chargeback_ratio"),
+            _ratio(pl.col("sales_365d"), pl.col("__transactions_365d")).alias("avg_ticket"),
+            has_traffic.alias("has_traffic"),
+            pl.when(has_traffic).then(pl.col("visits_30d")).alias("visits_30d"),
+            pl.when(has_traffic & (pl.col("__traffic_days_prev_90d") > 0))
+            .then(_ratio(pl.col("__visits_90d"), pl.col("__visits_prev_90d")) - 1)
+            .alias("visit_trend"),
+            pl.when(has_traffic).then(conversion).alias("conversion_rate"),
+            pl.when(has_traffic).then(conversion - prior_conversion).alias("conversion_trend"),
+            history.alias("days_of_history"),
+        )
+        .with_columns(
+            _ratio(pl.col("existing_exposure"), pl.col("avg_monthly_sales")).alias(
+                "exposure_to_monthly_sales"
+            ),
+            _ratio(pl.col("requested_amount"), pl.col("avg_monthly_sales")).alias(
+                "requested_to_monthly_sales"
+            ),
+        )
+    )
+
+
+def against_industry(own: pl.LazyFrame, benchmarks: pl.LazyFrame) -> pl.LazyFrame:
+    """Add the features that compare a merchant with its industry's benchmarks."""
+    sales = pl.col("avg_monthly_sales")
+    return own.join(benchmarks, on="industry_code", how="left").with_columns(
+        (pl.max_horizontal(sales, pl.lit(1.0)) / pl.col("median_monthly_sales"))
+        .log()
+        .alias("sales_vs_industry"),
+        _industry_percentile().alias("sales_industry_percentile"),
+        _growth(_seasonally_adjusted("__recent_m"), _seasonally_adjusted("__prior_m"), 180).alias(
+            "seasonal_adj_trend"
+        ),
+        pl.col("default_rate").alias("industry_default_rate"),
+        pl.col("risk_tier").alias("industry_risk_tier"),
+        (pl.col("growth_yoy") - pl.col("median_growth")).alias("growth_vs_industry"),
+        _ratio(pl.col("sales_volatility"), pl.col("median_volatility")).alias(
+            "volatility_vs_industry"
+        ),
+    )
+
+
+def build_features(
+    merchants: pl.LazyFrame,
+    cashflow: pl.LazyFrame,
+    traffic: pl.LazyFrame,
+    benchmarks: pl.LazyFrame,
+    as_of: AsOfDates,
+) -> pl.LazyFrame:
+    """Every registered feature of every merchant as of its as-of date(s).
+
+    Inputs are validated tables (see `loader`); the result has the columns of
+    `registry.feature_schema()`, one row per (merchant_id, as_of).
+    """
+    features = against_industry(own_features(merchants, cashflow, traffic, as_of), benchmarks)
+    schema = feature_schema()
+    return features.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+
+
+def feature_names() -> list[str]:
+    """Names of every feature, in registry order."""
+    return [f.name for f in FEATURES]
+
+
+__all__ = ["AsOfDates", "against_industry", "build_features", "feature_names", "own_features"]

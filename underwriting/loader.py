@@ -1,0 +1,485 @@
+"""Read the input tables (Parquet first, CSV accepted) and validate them against the contract.
+
+Validation is lazy and row-wise: every row either passes and is kept, typed to the
+contract's schema, or goes to a quarantine frame that names its table, key, field(s) and
+reason(s). Nothing is dropped silently: rows in = rows kept + rows quarantined.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from underwriting.contract import (
+    CASHFLOW,
+    INDUSTRY_BENCHMARKS,
+    MERCHANTS,
+    OUTCOMES,
+    TRAFFIC,
+    Column,
+    Table,
+)
+from underwriting.errors import MissingColumnsError, UnreadableTableError
+
+AsOf = dt.date | pl.LazyFrame | pl.DataFrame | None
+"""A single as-of date, a frame of (merchant_id, as_of) for per-merchant dates, or none."""
+
+QUARANTINE_SCHEMA = pl.Schema(
+    {
+        "table": pl.String(),
+        "source": pl.String(),
+        "merchant_id": pl.String(),
+        "key": pl.String(),
+        "field": pl.String(),
+        "reason": pl.String(),
+    }
+)
+
+_PROBLEMS = "__problems"
+_TRUE_WORDS = {"true": True, "t": True, "1": True, "yes": True, "y": True}
+_FALSE_WORDS = {"false": False, "f": False, "0": False, "no": False, "n": False}
+
+
+@dataclass(frozen=True)
+class ValidatedTable:
+    """A table split into rows that passed (typed to the contract) and rows quarantined."""
+
+    table: Table
+    source: str
+    kept: pl.LazyFrame
+    quarantine: pl.LazyFrame
+
+
+def locate(table: Table, data_dir: Path) -> Path | None:
+    """Where `table` lives in `data_dir`: a .parquet or .csv file, or a folder of parts."""
+    for candidate in (
+        data_dir / f"{table.name}.parquet",
+        data_dir / f"{table.name}.csv",
+        data_dir / table.name,
+    ):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def scan_source(table: Table, path: Path) -> pl.LazyFrame:
+    """A lazy scan of one table's file or folder; CSV columns are read as text."""
+    if not path.exists():
+        raise UnreadableTableError(table.name, str(path), "no such file or folder")
+    files = sorted(path.glob("*.parquet")) + sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    if not files:
+        raise UnreadableTableError(
+            table.name, str(path), "the folder holds no .parquet or .csv part files"
+        )
+    suffixes = {f.suffix.lower() for f in files}
+    if suffixes == {".parquet"}:
+        return pl.scan_parquet(files)
+    if suffixes == {".csv"}:
+        return pl.scan_csv(files, infer_schema=False)
+    raise UnreadableTableError(
+        table.name,
+        str(path),
+        f"expected .parquet or .csv files, found {', '.join(sorted(suffixes))}; "
+        "convert them to one format",
+    )
+
+
+def _coerce(column: Column, raw_dtype: pl.DataType) -> pl.Expr:
+    """An expression turning the raw column into the contract's type; null where it can't."""
+    raw = pl.col(column.name)
+    target = column.dtype
+    if raw_dtype == target:
+        return raw
+    if raw_dtype == pl.String():
+        text = raw.str.strip_chars()
+        if target == pl.Date():
+            return text.str.to_date("%Y-%m-%d", strict=False)
+        if target == pl.Boolean():
+            words = {**_TRUE_WORDS, **_FALSE_WORDS}
+            return text.str.to_lowercase().replace_strict(
+                words, default=None, return_dtype=pl.Boolean()
+            )
+        if target == pl.Int64():
+            number = text.cast(pl.Float64(), strict=False)
+            return pl.when(number == number.round(0)).then(number).cast(pl.Int64(), strict=False)
+        return text.cast(target, strict=False)
+    if target == pl.Int64() and raw_dtype.is_float():
+        return pl.when(raw == raw.round(0)).then(raw).cast(pl.Int64(), strict=False)
+    if target == pl.Date() and isinstance(raw_dtype, pl.Datetime):
+        return raw.dt.date()
+    return raw.cast(target, strict=False)
+
+
+_TYPE_WORDS = {
+    pl.String(): "text",
+    pl.Float64(): "number",
+    pl.Int64(): "whole number",
+    pl.Boolean(): "true/false value",
+    pl.Date(): "date in YYYY-MM-DD form",
+}
+
+_OP_WORDS = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
+
+
+@dataclass(frozen=True)
+class _Check:
+    """A row-level check: the rows it fails and the message it gives them."""
+
+    fails: pl.Expr
+    message: pl.Expr
+
+    def text(self) -> pl.Expr:
+        return pl.when(self.fails).then(self.message)
+
+
+def _problem(condition: pl.Expr, field: str, reason: pl.Expr | str) -> _Check:
+    text = pl.lit(reason) if isinstance(reason, str) else reason
+    return _Check(condition.fill_null(False), pl.concat_str(pl.lit(field + ": "), text))
+
+
+def _column_problems(column: Column, raw_dtype: pl.DataType) -> list[_Check]:
+    name = column.name
+    raw = pl.col(name)
+    typed = pl.col(f"__typed_{name}")
+    shown = raw.cast(pl.String(), strict=False)
+    problems = [
+        _problem(
+            raw.is_not_null() & typed.is_null(),
+            name,
+            pl.format(
+                "'{}' is not a {}; write a {}",
+                shown,
+                pl.lit(_TYPE_WORDS[column.dtype]),
+                pl.lit(_TYPE_WORDS[column.dtype]),
+            ),
+        )
+    ]
+    if column.required:
+        problems.append(_problem(raw.is_null(), name, "missing value; this field is required"))
+    if column.dtype == pl.String():
+        problems.append(_problem(typed.str.strip_chars() == "", name, "empty; give a value"))
+    if column.dtype == pl.Float64():
+        problems.append(_problem(typed.is_nan() | typed.is_infinite(), name, "not a finite number"))
+    for constraint in column.constraints:
+        words = _OP_WORDS[constraint.op]
+        bound = constraint.bound
+        violated = {
+            "ge": typed < bound,
+            "gt": typed <= bound,
+            "le": typed > bound,
+            "lt": typed >= bound,
+        }[constraint.op]
+        problems.append(
+            _problem(
+                violated & typed.is_finite() if column.dtype == pl.Float64() else violated,
+                name,
+                pl.format(
+                    "{} is out of range; it must be {} {}",
+                    shown,
+                    pl.lit(words),
+                    pl.lit(f"{bound:g}"),
+                ),
+            )
+        )
+    return problems
+
+
+def _as_of_frame(as_of: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """Per-merchant as-of dates reduced to the latest one per merchant."""
+    return (
+        as_of.lazy()
+        .select(pl.col("merchant_id").cast(pl.String()), pl.col("as_of").cast(pl.Date()))
+        .group_by("merchant_id")
+        .agg(pl.col("as_of").max().alias("__as_of"))
+    )
+
+
+def _key_text(table: Table) -> pl.Expr:
+    parts: list[pl.Expr | str] = []
+    for i, key in enumerate(table.key):
+        parts += [
+            pl.lit(("" if i == 0 else ", ") + key + "="),
+            pl.col(key).cast(pl.String()).fill_null("?"),
+        ]
+    return pl.concat_str(parts)
+
+
+def _with_copy_counts(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Add, per row, how many rows share its key, how many of them differ, its rank."""
+    typed_key = [pl.col(f"__typed_{k}") for k in table.key]
+    typed_all = [pl.col(f"__typed_{c.name}") for c in table.columns]
+    return frame.with_columns(
+        pl.len().over(typed_key).alias("__copies"),
+        pl.struct(typed_all).n_unique().over(typed_key).alias("__distinct"),
+        pl.int_range(pl.len()).over(typed_key).alias("__copy_rank"),
+    )
+
+
+def _duplicate_checks(table: Table) -> list[_Check]:
+    """Checks for rows sharing a key: conflicting copies all fail, exact copies but one."""
+    copies, distinct = pl.col("__copies"), pl.col("__distinct")
+    key = ", ".join(table.key)
+    return [
+        _problem(
+            (copies > 1) & (distinct > 1),
+            key,
+            pl.format(
+                "{} rows share this key with different values; the feed must hold one row "
+                "per key, so all of them are held back",
+                copies,
+            ),
+        ),
+        _problem(
+            (copies > 1) & (distinct == 1) & (pl.col("__copy_rank") > 0),
+            key,
+            "exact duplicate of another row with this key; one copy is kept",
+        ),
+    ]
+
+
+def _split_duplicate_suspects(
+    table: Table, frame: pl.LazyFrame
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Rows that cannot have a duplicated key, and rows that may.
+
+    Window functions over a two-part key are slow on large daily tables, so a cheap first
+    pass finds the merchants with fewer distinct dates than rows; only their rows get the
+    full duplicate checks. Single-key tables are small and are all checked.
+    """
+    if len(table.key) == 1:
+        return frame.filter(pl.lit(False)), frame
+    first, second = (f"__typed_{k}" for k in table.key)
+    suspects = (
+        frame.group_by(first)
+        .agg((pl.col(second).n_unique() < pl.len()).alias("__has_copies"))
+        .filter(pl.col("__has_copies"))
+        .select(first)
+        .collect()
+        .get_column(first)
+    )
+    may_repeat = pl.col(first).is_in(suspects.implode()).fill_null(True)
+    return frame.filter(may_repeat.not_()), frame.filter(may_repeat)
+
+
+def _quarantine_rows(
+    table: Table, source: str, failed: pl.LazyFrame, checks: list[_Check]
+) -> pl.LazyFrame:
+    """Failed rows as quarantine records: table, source, merchant, key, fields, reasons."""
+    reasons = pl.concat_list(c.text() for c in checks).list.drop_nulls()
+    return failed.with_columns(reasons.alias(_PROBLEMS)).select(
+        pl.lit(table.name).alias("table"),
+        pl.lit(source).alias("source"),
+        (
+            pl.col("merchant_id").cast(pl.String())
+            if "merchant_id" in table.schema
+            else pl.lit(None, dtype=pl.String())
+        ).alias("merchant_id"),
+        _key_text(table).alias("key"),
+        pl.col(_PROBLEMS)
+        .list.eval(pl.element().str.extract(r"^([^:]+):", 1))
+        .list.unique(maintain_order=True)
+        .list.join(", ")
+        .alias("field"),
+        pl.col(_PROBLEMS).list.join("; ").alias("reason"),
+    )
+
+
+def validate(
+    table: Table,
+    raw: pl.LazyFrame,
+    *,
+    source: str,
+    as_of: AsOf = None,
+    merchant_ids: pl.Series | None = None,
+    industry_codes: pl.Series | None = None,
+) -> ValidatedTable:
+    """Split `raw` into kept and quarantined rows.
+
+    Checks every column's presence, type, bounds and emptiness; dates on or after the
+    as-of date; duplicated keys (exact copies keep one row, conflicting copies are all
+    quarantined); merchants absent from `merchant_ids`; industries absent from
+    `industry_codes`. Raises MissingColumnsError when a required column is absent.
+    """
+    raw_schema = raw.collect_schema()
+    missing = [name for name in table.required if name not in raw_schema]
+    if missing:
+        raise MissingColumnsError(table.name, source, missing)
+    frame = raw.select(
+        [
+            pl.col(c.name) if c.name in raw_schema else pl.lit(None, dtype=c.dtype).alias(c.name)
+            for c in table.columns
+        ]
+    )
+    dtypes = {c.name: raw_schema.get(c.name, c.dtype) for c in table.columns}
+    frame = frame.with_columns(
+        _coerce(c, dtypes[c.name]).alias(f"__typed_{c.name}") for c in table.columns
+    )
+    problems: list[_Check] = []
+    for c in table.columns:
+        problems += _column_problems(c, dtypes[c.name])
+
+    future_column = table.date_column or ("onboarded_on" if table is MERCHANTS else None)
+    if as_of is not None and future_column is not None:
+        typed_date = pl.col(f"__typed_{future_column}")
+        if isinstance(as_of, dt.date):
+            limit: pl.Expr = pl.lit(as_of)
+        else:
+            frame = frame.join(
+                _as_of_frame(as_of),
+                left_on="__typed_merchant_id",
+                right_on="merchant_id",
+                how="left",
+            )
+            limit = pl.col("__as_of")
+        problems.append(
+            _problem(
+                typed_date >= limit,
+                future_column,
+                pl.format(
+                    "dated {}, on or after the as-of date {}; a decision as of that date "
+                    "cannot use it (no look-ahead)",
+                    typed_date,
+                    limit,
+                ),
+            )
+        )
+    if merchant_ids is not None and "merchant_id" in raw_schema and table is not MERCHANTS:
+        problems.append(
+            _problem(
+                pl.col("__typed_merchant_id").is_in(merchant_ids.implode()).not_(),
+                "merchant_id",
+                pl.format(
+                    "merchant {} is not in the merchants table (or its profile was "
+                    "quarantined); add or fix its profile",
+                    pl.col("__typed_merchant_id"),
+                ),
+            )
+        )
+    if industry_codes is not None and table is MERCHANTS:
+        problems.append(
+            _problem(
+                pl.col("__typed_industry_code").is_in(industry_codes.implode()).not_(),
+                "industry_code",
+                pl.format(
+                    "unknown industry code {}; it has no row in industry_benchmarks",
+                    pl.col("__typed_industry_code"),
+                ),
+            )
+        )
+
+    clean, suspect = _split_duplicate_suspects(table, frame)
+    parts = [
+        (clean, problems),
+        (_with_copy_counts(table, suspect), [*problems, *_duplicate_checks(table)]),
+    ]
+    typed = [pl.col(f"__typed_{c.name}").alias(c.name) for c in table.columns]
+    kept = pl.concat(
+        [
+            part.filter(pl.any_horizontal(c.fails for c in checks).not_()).select(typed)
+            for part, checks in parts
+        ],
+        how="vertical",
+    )
+    quarantine = pl.concat(
+        [
+            _quarantine_rows(
+                table, source, part.filter(pl.any_horizontal(c.fails for c in checks)), checks
+            )
+            for part, checks in parts
+        ],
+        how="vertical",
+    )
+    return ValidatedTable(table, source, kept, quarantine)
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """The validated input tables of one data folder, lazily."""
+
+    merchants: ValidatedTable
+    cashflow: ValidatedTable
+    traffic: ValidatedTable
+    industry_benchmarks: ValidatedTable
+    outcomes: ValidatedTable | None
+
+    @property
+    def tables(self) -> list[ValidatedTable]:
+        found = [self.merchants, self.cashflow, self.traffic, self.industry_benchmarks]
+        return found + ([self.outcomes] if self.outcomes is not None else [])
+
+    def quarantine(self) -> pl.LazyFrame:
+        """Every quarantined row of every table, in one frame."""
+        return pl.concat([t.quarantine for t in self.tables], how="vertical")
+
+
+def _empty_traffic() -> pl.LazyFrame:
+    return pl.LazyFrame(schema=TRAFFIC.schema)
+
+
+def open_portfolio(data_dir: Path, *, as_of: AsOf = None) -> Portfolio:
+    """Validate the tables in `data_dir`.
+
+    The small reference tables (industry benchmarks, merchants) are validated first and
+    collected, so that the large daily tables can be checked against them. Traffic is
+    optional: without it, every merchant has the "no traffic data" state.
+    """
+
+    def raw(table: Table, *, optional: bool = False) -> tuple[pl.LazyFrame, str] | None:
+        path = locate(table, data_dir)
+        if path is None:
+            if optional:
+                return None
+            raise UnreadableTableError(
+                table.name,
+                str(data_dir),
+                f"no {table.name}.parquet, {table.name}.csv or {table.name}/ folder; "
+                "add the table or point --data at the right folder",
+            )
+        return scan_source(table, path), str(path)
+
+    bench_raw, bench_src = raw(INDUSTRY_BENCHMARKS)  # type: ignore[misc]
+    benchmarks = validate(INDUSTRY_BENCHMARKS, bench_raw, source=bench_src)
+    bench_kept = benchmarks.kept.collect()
+    benchmarks = ValidatedTable(
+        INDUSTRY_BENCHMARKS, bench_src, bench_kept.lazy(), benchmarks.quarantine.collect().lazy()
+    )
+
+    m_raw, m_src = raw(MERCHANTS)  # type: ignore[misc]
+    merchants = validate(
+        MERCHANTS,
+        m_raw,
+        source=m_src,
+        as_of=as_of,
+        industry_codes=bench_kept.get_column("industry_code"),
+    )
+    m_kept = merchants.kept.collect()
+    merchants = ValidatedTable(
+        MERCHANTS, m_src, m_kept.lazy(), merchants.quarantine.collect().lazy()
+    )
+    ids = m_kept.get_column("merchant_id")
+
+    def daily(table: Table, optional: bool) -> ValidatedTable:
+        found = raw(table, optional=optional)
+        if found is None:
+            return ValidatedTable(
+                table, "(absent)", _empty_traffic(), pl.LazyFrame(schema=QUARANTINE_SCHEMA)
+            )
+        lf, src = found
+        return validate(table, lf, source=src, as_of=as_of, merchant_ids=ids)
+
+    outcomes_found = raw(OUTCOMES, optional=True)
+    outcomes = (
+        validate(OUTCOMES, outcomes_found[0], source=outcomes_found[1], merchant_ids=ids)
+        if outcomes_found is not None
+        else None
+    )
+    return Portfolio(
+        merchants=merchants,
+        cashflow=daily(CASHFLOW, optional=False),
+        traffic=daily(TRAFFIC, optional=True),
+        industry_benchmarks=benchmarks,
+        outcomes=outcomes,
+    )

@@ -1,0 +1,241 @@
+"""Build the feature table of a data folder: validate, compute, write (the I/O edge).
+
+Merchants are processed in chunks of consecutive ids so memory stays bounded whatever the
+book's size: each chunk reads only its merchants' daily rows (Parquet statistics skip the
+rest), validates them, computes their features and appends them to the output file. The
+chunks partition the whole id space, so every input row is either kept or quarantined,
+and the counts are checked to add up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from underwriting.contract import CASHFLOW, INDUSTRY_BENCHMARKS, MERCHANTS, OUTCOMES, TRAFFIC, Table
+from underwriting.errors import InputError, UnreadableTableError
+from underwriting.features import build_features
+from underwriting.loader import QUARANTINE_SCHEMA, locate, scan_source, validate
+from underwriting.registry import feature_schema
+
+AsOfSpec = dt.date | str
+"""A date, or "outcomes" for each (merchant, as_of) pair of the outcomes table."""
+
+
+@dataclass
+class TableCount:
+    """Rows read, kept and quarantined for one table."""
+
+    rows_in: int = 0
+    kept: int = 0
+    quarantined: int = 0
+
+    @property
+    def adds_up(self) -> bool:
+        return self.rows_in == self.kept + self.quarantined
+
+
+@dataclass
+class FeatureBuild:
+    """What a feature build read, kept, quarantined and wrote."""
+
+    features: Path
+    quarantine: Path
+    merchants_scored: int = 0
+    counts: dict[str, TableCount] = field(default_factory=dict)
+
+    @property
+    def adds_up(self) -> bool:
+        return all(c.adds_up for c in self.counts.values())
+
+
+def _raw(
+    table: Table, data_dir: Path, *, optional: bool = False
+) -> tuple[pl.LazyFrame, str] | None:
+    path = locate(table, data_dir)
+    if path is None:
+        if optional:
+            return None
+        raise UnreadableTableError(
+            table.name,
+            str(data_dir),
+            f"no {table.name}.parquet, {table.name}.csv or {table.name}/ folder; "
+            "add the table or point --data at the folder that holds it",
+        )
+    return scan_source(table, path), str(path)
+
+
+def _id_ranges(ids: pl.Series, chunk: int) -> Iterator[tuple[str | None, str | None]]:
+    """Half-open id ranges [lo, hi) covering the whole id space, `chunk` merchants each."""
+    ordered = ids.sort()
+    bounds = [ordered[i] for i in range(chunk, len(ordered), chunk)]
+    lows: list[str | None] = [None, *bounds]
+    highs: list[str | None] = [*bounds, None]
+    yield from zip(lows, highs, strict=True)
+
+
+def _in_range(lo: str | None, hi: str | None, raw_schema: pl.Schema) -> pl.Expr:
+    merchant = pl.col("merchant_id")
+    if raw_schema.get("merchant_id") != pl.String():
+        merchant = merchant.cast(pl.String(), strict=False)
+    inside = pl.lit(True)
+    if lo is not None:
+        inside = inside & (merchant >= lo)
+    if hi is not None:
+        inside = inside & (merchant < hi)
+    if lo is None:
+        inside = inside | merchant.is_null()
+    return inside
+
+
+def _count(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.select(pl.len().alias("rows"))
+
+
+class _ParquetAppender:
+    """Append frames to one Parquet file, written atomically when closed."""
+
+    def __init__(self, path: Path, schema: pl.Schema) -> None:
+        self.path = path
+        self.partial = path.with_name(path.name + ".partial")
+        self.schema = schema
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        table = frame.select(list(self.schema)).to_arrow()
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.partial, table.schema, compression="zstd")
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.writer is None:
+            self.write(pl.DataFrame(schema=self.schema))
+        assert self.writer is not None
+        self.writer.close()
+        self.partial.replace(self.path)
+
+
+def build_feature_table(
+    data_dir: Path,
+    as_of: AsOfSpec,
+    out: Path,
+    *,
+    quarantine_out: Path | None = None,
+    chunk_merchants: int = 100_000,
+    progress: Callable[[int], object] | None = None,
+) -> FeatureBuild:
+    """Validate the tables in `data_dir`, compute features as of `as_of`, write Parquet.
+
+    Writes the feature table to `out` and every quarantined row to `quarantine_out`
+    (default: beside `out`, named *.quarantine.parquet). `progress` is called with the
+    number of merchants finished after each chunk.
+    """
+    if not (isinstance(as_of, dt.date) or as_of == "outcomes"):
+        raise InputError(f"as-of {as_of!r}: give a date (YYYY-MM-DD) or 'outcomes'")
+    quarantine_out = quarantine_out or out.with_name(out.stem + ".quarantine.parquet")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    build = FeatureBuild(out, quarantine_out)
+    features = _ParquetAppender(out, feature_schema())
+    quarantine = _ParquetAppender(quarantine_out, QUARANTINE_SCHEMA)
+
+    def tally(table: Table, rows_in: int, kept: int, held: int) -> None:
+        count = build.counts.setdefault(table.name, TableCount())
+        count.rows_in += rows_in
+        count.kept += kept
+        count.quarantined += held
+
+    bench_raw, bench_src = _raw(INDUSTRY_BENCHMARKS, data_dir)  # type: ignore[misc]
+    bench = validate(INDUSTRY_BENCHMARKS, bench_raw, source=bench_src)
+    benchmarks, bench_held, bench_in = pl.collect_all(
+        [bench.kept, bench.quarantine, _count(bench_raw)]
+    )
+    tally(INDUSTRY_BENCHMARKS, bench_in.item(), benchmarks.height, bench_held.height)
+    quarantine.write(bench_held)
+
+    outcomes_raw = _raw(OUTCOMES, data_dir, optional=True)
+    as_of_frame: pl.DataFrame | None = None
+    if as_of == "outcomes":
+        if outcomes_raw is None:
+            raise InputError(
+                f"--as-of outcomes needs an outcomes table in {data_dir}; add one or give a date"
+            )
+        as_of_frame = (
+            validate(OUTCOMES, outcomes_raw[0], source=outcomes_raw[1])
+            .kept.select("merchant_id", "as_of")
+            .collect()
+        )
+    as_of_arg: dt.date | pl.DataFrame = as_of if isinstance(as_of, dt.date) else as_of_frame  # type: ignore[assignment]
+
+    m_raw, m_src = _raw(MERCHANTS, data_dir)  # type: ignore[misc]
+    merchants_v = validate(
+        MERCHANTS,
+        m_raw,
+        source=m_src,
+        as_of=as_of_arg,
+        industry_codes=benchmarks.get_column("industry_code"),
+    )
+    merchants, m_held, m_in = pl.collect_all(
+        [merchants_v.kept, merchants_v.quarantine, _count(m_raw)]
+    )
+    tally(MERCHANTS, m_in.item(), merchants.height, m_held.height)
+    quarantine.write(m_held)
+
+    daily = [
+        (CASHFLOW, _raw(CASHFLOW, data_dir)),
+        (TRAFFIC, _raw(TRAFFIC, data_dir, optional=True)),
+    ]
+    if outcomes_raw is not None:
+        daily.append((OUTCOMES, outcomes_raw))
+    for lo, hi in _id_ranges(merchants.get_column("merchant_id"), chunk_merchants):
+        chunk = merchants.filter(_in_range(lo, hi, merchants.schema))
+        ids = chunk.get_column("merchant_id")
+        chunk_as_of: dt.date | pl.DataFrame = (
+            as_of_arg
+            if isinstance(as_of_arg, dt.date)
+            else as_of_arg.filter(pl.col("merchant_id").is_in(ids.implode()))
+        )
+        kept: dict[str, pl.LazyFrame] = {}
+        plans: list[pl.LazyFrame] = []
+        for table, found in daily:
+            if found is None:
+                kept[table.name] = pl.LazyFrame(schema=table.schema)
+                continue
+            raw, src = found
+            rows = raw.filter(_in_range(lo, hi, raw.collect_schema()))
+            checked = validate(
+                table,
+                rows,
+                source=src,
+                as_of=None if table is OUTCOMES else chunk_as_of,
+                merchant_ids=ids,
+            )
+            kept[table.name] = checked.kept
+            plans += [_count(rows), _count(checked.kept), checked.quarantine]
+        plans.append(
+            build_features(
+                chunk.lazy(),
+                kept["cashflow"],
+                kept["traffic"],
+                benchmarks.lazy(),
+                chunk_as_of,
+            )
+        )
+        results = pl.collect_all(plans)
+        tables = [t for t, found in daily if found is not None]
+        for i, table in enumerate(tables):
+            rows_in, kept_n, held = results[3 * i : 3 * i + 3]
+            tally(table, rows_in.item(), kept_n.item(), held.height)
+            quarantine.write(held)
+        chunk_features = results[-1]
+        features.write(chunk_features)
+        build.merchants_scored += chunk_features.height
+        if progress is not None:
+            progress(chunk.height)
+    features.close()
+    quarantine.close()
+    return build
