@@ -43,7 +43,7 @@ lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
 bench: install
-	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_features.py --data $(DATA) --as-of $(AS_OF)
 
 clean:
 	rm -rf $(VENV) data out build *.egg-info

@@ -43,6 +43,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
         days=args.days,
         cohorts=args.cohorts,
         seed=args.seed,
+        full_history=args.full_history,
     )
     started = time.perf_counter()
     with tqdm(total=config.merchants, unit="merchant", desc="simulating", file=sys.stderr) as bar:
@@ -122,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
         help="quarterly application cohorts",
     )
     sim.add_argument("--seed", type=int, default=SimulationConfig.seed)
+    sim.add_argument(
+        "--full-history",
+        action="store_true",
+        help="every merchant trades the whole window and reports traffic (for sizing)",
+    )
     sim.set_defaults(run=_run_simulate)
 
     feat = commands.add_parser(

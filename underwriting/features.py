@@ -97,6 +97,7 @@ def _cashflow_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("transaction_count").sum().alias("transactions"),
         (_SALES > 0).sum().alias("selling_days"),
         pl.col(_AGE).max().alias("oldest"),
+        pl.len().alias("records"),
     )
     bucket = pl.col(_BUCKET)
     sales = pl.col("sales")
@@ -106,6 +107,7 @@ def _cashflow_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
 
     aggregates = [
         pl.col("oldest").max().alias("__history"),
+        pl.col("records").sum().alias("cashflow_days"),
         in_buckets(sales, 0, 0).alias("sales_30d"),
         in_buckets(sales, 0, 2).alias("sales_90d"),
         in_buckets(sales, 3, 5).alias("__sales_prev_90d"),
@@ -143,14 +145,28 @@ def _cashflow_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _traffic_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
-    return rows.group_by(KEY_COLUMNS).agg(
-        _sum_within(pl.col("visits"), 1, 30).alias("visits_30d"),
-        _sum_within(pl.col("visits"), 1, 90).alias("__visits_90d"),
-        _sum_within(pl.col("visits"), 91, 180).alias("__visits_prev_90d"),
-        _sum_within(pl.col("orders"), 1, 90).alias("__orders_90d"),
-        _sum_within(pl.col("orders"), 91, 180).alias("__orders_prev_90d"),
-        _within(1, 90).sum().alias("__traffic_days_90d"),
-        _within(91, 180).sum().alias("__traffic_days_prev_90d"),
+    """Two stages, as for cash flow: per 30-day period (older ones pooled), then per merchant."""
+    periods = rows.group_by(
+        *KEY_COLUMNS, pl.min_horizontal((pl.col(_AGE) - 1) // 30, pl.lit(6)).alias(_BUCKET)
+    ).agg(
+        pl.col("visits").sum(),
+        pl.col("orders").sum(),
+        pl.len().alias("records"),
+    )
+    bucket = pl.col(_BUCKET)
+
+    def in_periods(value: str, first: int, last: int) -> pl.Expr:
+        return pl.col(value).filter(bucket.is_between(first, last)).sum()
+
+    return periods.group_by(KEY_COLUMNS).agg(
+        in_periods("visits", 0, 0).alias("visits_30d"),
+        in_periods("visits", 0, 2).alias("__visits_90d"),
+        in_periods("visits", 3, 5).alias("__visits_prev_90d"),
+        in_periods("orders", 0, 2).alias("__orders_90d"),
+        in_periods("orders", 3, 5).alias("__orders_prev_90d"),
+        in_periods("records", 0, 2).alias("__traffic_days_90d"),
+        in_periods("records", 3, 5).alias("__traffic_days_prev_90d"),
+        pl.col("records").sum().alias("traffic_days"),
     )
 
 
@@ -235,7 +251,9 @@ def own_features(
         .with_columns(
             history.alias("__history"),
             pl.col("sales_30d", "sales_90d", "sales_365d").fill_null(0.0),
-            pl.col("months_with_data").fill_null(0).cast(pl.Int64()),
+            pl.col("months_with_data", "cashflow_days", "traffic_days")
+            .fill_null(0)
+            .cast(pl.Int64()),
         )
         .with_columns(
             pl.when(span > 0)

@@ -201,6 +201,10 @@ def build_feature_table(
         )
         kept: dict[str, pl.LazyFrame] = {}
         plans: list[pl.LazyFrame] = []
+        # As of one date, every kept daily row feeds exactly one merchant's features, so the
+        # features' own record counts are the kept counts: no second pass over the data, and
+        # proof that nothing was lost between validation and features.
+        counted_by_features = {"cashflow": "cashflow_days", "traffic": "traffic_days"}
         for table, found in daily:
             if found is None:
                 kept[table.name] = pl.LazyFrame(schema=table.schema)
@@ -215,7 +219,14 @@ def build_feature_table(
                 merchant_ids=ids,
             )
             kept[table.name] = checked.kept
-            plans += [_count(rows), _count(checked.kept), checked.quarantine]
+            own_count = (
+                isinstance(chunk_as_of, pl.DataFrame) or table.name not in counted_by_features
+            )
+            plans += [
+                _count(rows),
+                _count(checked.kept) if own_count else pl.LazyFrame({"rows": [None]}),
+                checked.quarantine,
+            ]
         plans.append(
             build_features(
                 chunk.lazy(),
@@ -229,7 +240,10 @@ def build_feature_table(
         tables = [t for t, found in daily if found is not None]
         for i, table in enumerate(tables):
             rows_in, kept_n, held = results[3 * i : 3 * i + 3]
-            tally(table, rows_in.item(), kept_n.item(), held.height)
+            kept_rows = kept_n.item()
+            if kept_rows is None:
+                kept_rows = int(results[-1].get_column(counted_by_features[table.name]).sum())
+            tally(table, rows_in.item(), kept_rows, held.height)
             quarantine.write(held)
         chunk_features = results[-1]
         features.write(chunk_features)

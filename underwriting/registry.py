@@ -280,6 +280,24 @@ FEATURES: tuple[Feature, ...] = (
     ),
     # Data quality
     _f(
+        "cashflow_days",
+        "days",
+        "number of daily cash-flow records before the as-of date",
+        "data quality",
+        None,
+        "invariant",
+        pl.Int64(),
+    ),
+    _f(
+        "traffic_days",
+        "days",
+        "number of daily traffic records before the as-of date",
+        "data quality",
+        None,
+        "invariant",
+        pl.Int64(),
+    ),
+    _f(
         "days_of_history",
         "days",
         "days between the first sales record and the as-of date",

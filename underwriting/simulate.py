@@ -53,6 +53,8 @@ class SimulationConfig:
     days: int = 730
     cohorts: int = 4
     seed: int = 7
+    full_history: bool = False
+    """Every merchant trades the whole window and reports traffic (a worst case for sizing)."""
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -108,6 +110,8 @@ def simulate_block(config: SimulationConfig, block: int) -> Block:
         rng.integers(30, 540, size=n),
         np.minimum(365 * 15, np.exp(rng.normal(math.log(3 * 365), 0.7, size=n))).astype(int),
     )
+    if config.full_history:
+        tenure = np.maximum(tenure, config.days)
     onboarded = as_of - tenure.astype("timedelta64[D]")
 
     level = median_sales * np.exp(0.55 * (0.35 * health + 0.94 * rng.standard_normal(n)))
@@ -117,7 +121,7 @@ def simulate_block(config: SimulationConfig, block: int) -> Block:
     refund_rate = 0.02 * np.exp(-0.3 * health + 0.4 * rng.standard_normal(n))
     chargeback_rate = 0.003 * np.exp(-0.5 * health + 0.5 * rng.standard_normal(n))
     ticket = ind_ticket * np.exp(0.3 * rng.standard_normal(n))
-    has_traffic = rng.random(n) < online
+    has_traffic = (rng.random(n) < online) | config.full_history
     conversion = np.clip(0.03 * np.exp(0.2 * health + 0.3 * rng.standard_normal(n)), 0.002, 0.5)
     conversion_slope = 0.15 * health + 0.1 * rng.standard_normal(n)
     in_debt = rng.random(n) < _sigmoid(-0.6 - 0.5 * health)

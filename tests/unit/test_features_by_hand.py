@@ -93,6 +93,8 @@ def test_sales_windows(features: dict[str, dict[str, object]]) -> None:
     assert a["avg_monthly_sales"] == pytest.approx(38500 / 12)
     assert a["days_of_history"] == 500
     assert a["months_with_data"] == 12
+    assert a["cashflow_days"] == 500
+    assert a["traffic_days"] == 180
     assert a["tenure_days"] == (T - dt.date(2023, 1, 1)).days
 
 
@@ -141,6 +143,7 @@ def test_against_industry(features: dict[str, dict[str, object]]) -> None:
 def test_thin_file_gives_defined_values(features: dict[str, dict[str, object]]) -> None:
     b = features["B"]
     assert b["days_of_history"] == 20
+    assert b["cashflow_days"] == 20 and b["traffic_days"] == 0
     assert b["sales_30d"] == 1000.0
     assert b["avg_monthly_sales"] == pytest.approx(1000 / 20 * 365 / 12)
     assert b["months_with_data"] == 1
