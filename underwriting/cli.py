@@ -12,7 +12,10 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
-from underwriting.errors import UnderwritingError
+from underwriting.errors import InputError, UnderwritingError
+from underwriting.features import build_features
+from underwriting.loader import open_portfolio
+from underwriting.merchant_report import merchant_report, sales_against_industry
 from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
 from underwriting.registry import FEATURES
 from underwriting.simulate import SimulationConfig, simulate
@@ -103,6 +106,36 @@ def _run_features(args: argparse.Namespace) -> int:
     return 0 if build.adds_up else 3
 
 
+def _run_report_merchant(args: argparse.Namespace) -> int:
+    portfolio = open_portfolio(args.data, as_of=args.as_of)
+    mine = pl.col("merchant_id") == args.merchant
+    merchant = portfolio.merchants.kept.filter(mine).collect()
+    held = portfolio.quarantine().filter(mine).collect()
+    if merchant.is_empty():
+        why = (
+            "; ".join(held.filter(pl.col("table") == "merchants")["reason"])
+            or "no such merchant_id"
+        )
+        raise InputError(f"merchants: merchant {args.merchant} cannot be reported: {why}")
+    cashflow = portfolio.cashflow.kept.filter(mine).collect().lazy()
+    benchmarks = portfolio.industry_benchmarks.kept.collect()
+    features = build_features(
+        merchant.lazy(),
+        cashflow,
+        portfolio.traffic.kept.filter(mine),
+        benchmarks.lazy(),
+        args.as_of,
+    ).collect()
+    benchmark = benchmarks.filter(pl.col("industry_code") == merchant["industry_code"][0]).row(
+        0, named=True
+    )
+    periods = sales_against_industry(cashflow, benchmark, args.as_of)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(merchant_report(features.row(0, named=True), periods, benchmark, held))
+    print(f"Wrote {args.out}: open it in any browser (it needs no network).")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="underwrite", description="Small-business credit underwriting engine."
@@ -147,6 +180,17 @@ def _parser() -> argparse.ArgumentParser:
     feat.add_argument("--chunk", type=_positive, default=100_000, help="merchants per chunk")
     feat.add_argument("--summary", action="store_true", help="print each feature's spread")
     feat.set_defaults(run=_run_features)
+
+    report = commands.add_parser("report", help="write a report for a person to read")
+    kinds = report.add_subparsers(dest="kind", required=True)
+    merchant = kinds.add_parser(
+        "merchant", help="one merchant's sales against its industry, and its features (HTML)"
+    )
+    merchant.add_argument("--data", type=Path, required=True, help="folder with the input tables")
+    merchant.add_argument("--merchant", required=True, help="merchant_id")
+    merchant.add_argument("--as-of", type=_date, required=True, help="YYYY-MM-DD")
+    merchant.add_argument("--out", type=Path, required=True, help="HTML file to write")
+    merchant.set_defaults(run=_run_report_merchant)
     return parser
 
 

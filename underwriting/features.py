@@ -303,6 +303,7 @@ def against_industry(own: pl.LazyFrame, benchmarks: pl.LazyFrame) -> pl.LazyFram
         ),
         pl.col("default_rate").alias("industry_default_rate"),
         pl.col("risk_tier").alias("industry_risk_tier"),
+        pl.col("allowed").alias("industry_allowed"),
         (pl.col("growth_yoy") - pl.col("median_growth")).alias("growth_vs_industry"),
         _ratio(pl.col("sales_volatility"), pl.col("median_volatility")).alias(
             "volatility_vs_industry"

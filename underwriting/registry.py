@@ -252,6 +252,15 @@ FEATURES: tuple[Feature, ...] = (
         "invariant",
         pl.Int64(),
     ),
+    _f(
+        "industry_allowed",
+        "flag",
+        "whether the lender lends to the merchant's industry at all",
+        "industry",
+        None,
+        "invariant",
+        pl.Boolean(),
+    ),
     # Exposure
     _f(
         "existing_exposure",

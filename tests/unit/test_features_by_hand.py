@@ -138,6 +138,7 @@ def test_against_industry(features: dict[str, dict[str, object]]) -> None:
     assert a["seasonal_adj_trend"] == pytest.approx(11000 / 9000 - 1)
     assert a["industry_default_rate"] == 0.06
     assert a["industry_risk_tier"] == 3
+    assert a["industry_allowed"] is True
 
 
 def test_thin_file_gives_defined_values(features: dict[str, dict[str, object]]) -> None:
