@@ -21,10 +21,11 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 # Build what is missing from the embedded defaults (a simulated sample book), then
-# validate it and build its feature table with a summary.
+# validate it, build its feature table with a summary, and draw one merchant's page.
 run: install
 	@test -f $(DATA)/merchants.parquet || $(BIN)/underwrite simulate --out $(DATA) --merchants $(MERCHANTS) --as-of $(AS_OF) --cohorts 1
 	$(BIN)/underwrite features --data $(DATA) --as-of $(AS_OF) --out out/features.parquet --summary
+	$(BIN)/underwrite report merchant --data $(DATA) --merchant M00000001 --as-of $(AS_OF) --out out/merchant-M00000001.html
 
 lint: install
 	$(BIN)/ruff check .

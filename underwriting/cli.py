@@ -69,9 +69,16 @@ def print_build(build: FeatureBuild) -> None:
     held = sum(c.quarantined for c in build.counts.values())
     if held:
         print(f"{held:,} quarantined rows with table, key, field and reason -> {build.quarantine}")
-        sample = pl.read_parquet(build.quarantine).head(5)
-        for row in sample.iter_rows(named=True):
-            print(f"  {row['table']} [{row['key']}] {row['reason']}")
+        kinds = (
+            pl.scan_parquet(build.quarantine)
+            .group_by("table", "field", maintain_order=True)
+            .agg(pl.len().alias("rows"), pl.first("key"), pl.first("reason"))
+            .collect()
+        )
+        print("By table and field, with the first example of each:")
+        for row in kinds.iter_rows(named=True):
+            print(f"  {row['table']}.{row['field']}: {row['rows']:,} row(s), e.g. [{row['key']}]")
+            print(f"      {row['reason']}")
 
 
 def print_summary(features: pl.DataFrame) -> None:
@@ -83,7 +90,12 @@ def print_summary(features: pl.DataFrame) -> None:
             continue
         p10, median, p90 = (column.quantile(q, "nearest") for q in (0.1, 0.5, 0.9))
         missing = column.null_count() / max(features.height, 1)
-        cells = " ".join("          —" if v is None else f"{v:>11,.4g}" for v in (p10, median, p90))
+        style = (
+            ",.0f" if feature.unit in {"currency", "days", "visits", "months", "tier"} else ".4g"
+        )
+        cells = " ".join(
+            f"{'—':>11}" if v is None else f"{v:>11{style}}" for v in (p10, median, p90)
+        )
         print(f"{feature.name:<28} {feature.unit:<10} {cells} {missing:>8.0%}")
     print("Meanings of every feature: docs/features.md")
 
