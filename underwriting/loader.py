@@ -87,6 +87,25 @@ def scan_source(table: Table, path: Path) -> pl.LazyFrame:
     )
 
 
+def find_table(table: Table, data_dir: Path) -> tuple[pl.LazyFrame, str] | None:
+    """A lazy scan of `table` in `data_dir` and where it was found, or None if absent."""
+    path = locate(table, data_dir)
+    return None if path is None else (scan_source(table, path), str(path))
+
+
+def require_table(table: Table, data_dir: Path) -> tuple[pl.LazyFrame, str]:
+    """Like `find_table`, but an absent table is an error that says what to add."""
+    found = find_table(table, data_dir)
+    if found is None:
+        raise UnreadableTableError(
+            table.name,
+            str(data_dir),
+            f"no {table.name}.parquet, {table.name}.csv or {table.name}/ folder; "
+            "add the table or point --data at the folder that holds it",
+        )
+    return found
+
+
 def _coerce(column: Column, raw_dtype: pl.DataType) -> pl.Expr:
     """An expression turning the raw column into the contract's type; null where it can't."""
     raw = pl.col(column.name)
@@ -442,27 +461,14 @@ def open_portfolio(data_dir: Path, *, as_of: AsOf = None) -> Portfolio:
     optional: without it, every merchant has the "no traffic data" state.
     """
 
-    def raw(table: Table, *, optional: bool = False) -> tuple[pl.LazyFrame, str] | None:
-        path = locate(table, data_dir)
-        if path is None:
-            if optional:
-                return None
-            raise UnreadableTableError(
-                table.name,
-                str(data_dir),
-                f"no {table.name}.parquet, {table.name}.csv or {table.name}/ folder; "
-                "add the table or point --data at the right folder",
-            )
-        return scan_source(table, path), str(path)
-
-    bench_raw, bench_src = raw(INDUSTRY_BENCHMARKS)  # type: ignore[misc]
+    bench_raw, bench_src = require_table(INDUSTRY_BENCHMARKS, data_dir)
     benchmarks = validate(INDUSTRY_BENCHMARKS, bench_raw, source=bench_src)
     bench_kept = benchmarks.kept.collect()
     benchmarks = ValidatedTable(
         INDUSTRY_BENCHMARKS, bench_src, bench_kept.lazy(), benchmarks.quarantine.collect().lazy()
     )
 
-    m_raw, m_src = raw(MERCHANTS)  # type: ignore[misc]
+    m_raw, m_src = require_table(MERCHANTS, data_dir)
     merchants = validate(
         MERCHANTS,
         m_raw,
@@ -477,7 +483,7 @@ def open_portfolio(data_dir: Path, *, as_of: AsOf = None) -> Portfolio:
     ids = m_kept.get_column("merchant_id")
 
     def daily(table: Table, optional: bool) -> ValidatedTable:
-        found = raw(table, optional=optional)
+        found = find_table(table, data_dir) if optional else require_table(table, data_dir)
         if found is None:
             return ValidatedTable(
                 table, "(absent)", _empty_traffic(), pl.LazyFrame(schema=QUARANTINE_SCHEMA)
@@ -485,7 +491,7 @@ def open_portfolio(data_dir: Path, *, as_of: AsOf = None) -> Portfolio:
         lf, src = found
         return validate(table, lf, source=src, as_of=as_of, merchant_ids=ids)
 
-    outcomes_found = raw(OUTCOMES, optional=True)
+    outcomes_found = find_table(OUTCOMES, data_dir)
     outcomes = (
         validate(OUTCOMES, outcomes_found[0], source=outcomes_found[1], merchant_ids=ids)
         if outcomes_found is not None

@@ -18,9 +18,9 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from underwriting.contract import CASHFLOW, INDUSTRY_BENCHMARKS, MERCHANTS, OUTCOMES, TRAFFIC, Table
-from underwriting.errors import InputError, UnreadableTableError
+from underwriting.errors import InputError
 from underwriting.features import build_features
-from underwriting.loader import QUARANTINE_SCHEMA, locate, scan_source, validate
+from underwriting.loader import QUARANTINE_SCHEMA, find_table, require_table, validate
 from underwriting.registry import feature_schema
 
 AsOfSpec = dt.date | str
@@ -52,22 +52,6 @@ class FeatureBuild:
     @property
     def adds_up(self) -> bool:
         return all(c.adds_up for c in self.counts.values())
-
-
-def _raw(
-    table: Table, data_dir: Path, *, optional: bool = False
-) -> tuple[pl.LazyFrame, str] | None:
-    path = locate(table, data_dir)
-    if path is None:
-        if optional:
-            return None
-        raise UnreadableTableError(
-            table.name,
-            str(data_dir),
-            f"no {table.name}.parquet, {table.name}.csv or {table.name}/ folder; "
-            "add the table or point --data at the folder that holds it",
-        )
-    return scan_source(table, path), str(path)
 
 
 def _id_ranges(ids: pl.Series, chunk: int) -> Iterator[tuple[str | None, str | None]]:
@@ -149,7 +133,7 @@ def build_feature_table(
         count.kept += kept
         count.quarantined += held
 
-    bench_raw, bench_src = _raw(INDUSTRY_BENCHMARKS, data_dir)  # type: ignore[misc]
+    bench_raw, bench_src = require_table(INDUSTRY_BENCHMARKS, data_dir)
     bench = validate(INDUSTRY_BENCHMARKS, bench_raw, source=bench_src)
     benchmarks, bench_held, bench_in = pl.collect_all(
         [bench.kept, bench.quarantine, _count(bench_raw)]
@@ -157,7 +141,7 @@ def build_feature_table(
     tally(INDUSTRY_BENCHMARKS, bench_in.item(), benchmarks.height, bench_held.height)
     quarantine.write(bench_held)
 
-    outcomes_raw = _raw(OUTCOMES, data_dir, optional=True)
+    outcomes_raw = find_table(OUTCOMES, data_dir)
     as_of_frame: pl.DataFrame | None = None
     if as_of == "outcomes":
         if outcomes_raw is None:
@@ -171,7 +155,7 @@ def build_feature_table(
         )
     as_of_arg: dt.date | pl.DataFrame = as_of if isinstance(as_of, dt.date) else as_of_frame  # type: ignore[assignment]
 
-    m_raw, m_src = _raw(MERCHANTS, data_dir)  # type: ignore[misc]
+    m_raw, m_src = require_table(MERCHANTS, data_dir)
     merchants_v = validate(
         MERCHANTS,
         m_raw,
@@ -186,8 +170,8 @@ def build_feature_table(
     quarantine.write(m_held)
 
     daily = [
-        (CASHFLOW, _raw(CASHFLOW, data_dir)),
-        (TRAFFIC, _raw(TRAFFIC, data_dir, optional=True)),
+        (CASHFLOW, require_table(CASHFLOW, data_dir)),
+        (TRAFFIC, find_table(TRAFFIC, data_dir)),
     ]
     if outcomes_raw is not None:
         daily.append((OUTCOMES, outcomes_raw))
