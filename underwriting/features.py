@@ -14,7 +14,7 @@ import datetime as dt
 import polars as pl
 
 from underwriting.contract import SEASONAL_INDEX_COLUMNS
-from underwriting.registry import FEATURES, KEY_COLUMNS, feature_schema
+from underwriting.registry import KEY_COLUMNS, feature_schema
 
 AsOfDates = dt.date | pl.LazyFrame | pl.DataFrame
 """One as-of date for all merchants, or a frame of (merchant_id, as_of) pairs."""
@@ -47,15 +47,6 @@ def _dated_rows(daily: pl.LazyFrame, keys: pl.LazyFrame, as_of: AsOfDates) -> pl
             pl.col("date") < pl.col("as_of")
         )
     return dated.with_columns((pl.col("as_of") - pl.col("date")).dt.total_days().alias(_AGE))
-
-
-def _within(lo: int, hi: int) -> pl.Expr:
-    """Rows aged lo..hi days (inclusive)."""
-    return pl.col(_AGE).is_between(lo, hi)
-
-
-def _sum_within(value: pl.Expr, lo: int, hi: int) -> pl.Expr:
-    return value.filter(_within(lo, hi)).sum()
 
 
 def _period(w: int) -> str:
@@ -328,9 +319,4 @@ def build_features(
     return features.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
 
 
-def feature_names() -> list[str]:
-    """Names of every feature, in registry order."""
-    return [f.name for f in FEATURES]
-
-
-__all__ = ["AsOfDates", "against_industry", "build_features", "feature_names", "own_features"]
+__all__ = ["AsOfDates", "against_industry", "build_features", "own_features"]

@@ -139,6 +139,13 @@ _TYPE_WORDS = {
     pl.Boolean(): "true/false value",
     pl.Date(): "date in YYYY-MM-DD form",
 }
+_TYPE_EXAMPLES = {
+    pl.String(): "M00000001",
+    pl.Float64(): "1250.75",
+    pl.Int64(): "42",
+    pl.Boolean(): "true",
+    pl.Date(): "2026-10-01",
+}
 
 _OP_WORDS = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
 
@@ -169,10 +176,10 @@ def _column_problems(column: Column, raw_dtype: pl.DataType) -> list[_Check]:
             raw.is_not_null() & typed.is_null(),
             name,
             pl.format(
-                "'{}' is not a {}; write a {}",
+                "'{}' is not a {}; write it like {}",
                 shown,
                 pl.lit(_TYPE_WORDS[column.dtype]),
-                pl.lit(_TYPE_WORDS[column.dtype]),
+                pl.lit(_TYPE_EXAMPLES[column.dtype]),
             ),
         )
     ]
@@ -449,10 +456,6 @@ class Portfolio:
         return pl.concat([t.quarantine for t in self.tables], how="vertical")
 
 
-def _empty_traffic() -> pl.LazyFrame:
-    return pl.LazyFrame(schema=TRAFFIC.schema)
-
-
 def open_portfolio(data_dir: Path, *, as_of: AsOf = None) -> Portfolio:
     """Validate the tables in `data_dir`.
 
@@ -486,7 +489,10 @@ def open_portfolio(data_dir: Path, *, as_of: AsOf = None) -> Portfolio:
         found = find_table(table, data_dir) if optional else require_table(table, data_dir)
         if found is None:
             return ValidatedTable(
-                table, "(absent)", _empty_traffic(), pl.LazyFrame(schema=QUARANTINE_SCHEMA)
+                table,
+                "(absent)",
+                pl.LazyFrame(schema=table.schema),
+                pl.LazyFrame(schema=QUARANTINE_SCHEMA),
             )
         lf, src = found
         return validate(table, lf, source=src, as_of=as_of, merchant_ids=ids)

@@ -102,7 +102,9 @@ def test_wrong_physical_type_in_parquet(clean: Tables, tmp_path: Path) -> None:
         .alias("gross_sales")
     )
     build, _, quarantine = run(write({**clean, "cashflow": cash}, tmp_path / "in"), tmp_path)
-    assert quarantine["reason"].to_list() == ["gross_sales: 'n/a' is not a number; write a number"]
+    assert quarantine["reason"].to_list() == [
+        "gross_sales: 'n/a' is not a number; write it like 1250.75"
+    ]
     assert build.counts["cashflow"].kept == cash.height - 1
 
 
