@@ -10,7 +10,12 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, settings
 
+from underwriting.model import Scorecard
+from underwriting.policy import Policy, load_policy
 from underwriting.simulate import SimulationConfig, simulate
+from underwriting.training import TrainingOptions, train
+
+RULES_V1 = Path(__file__).resolve().parents[1] / "rules" / "v1"
 
 settings.register_profile(
     "ci",
@@ -48,3 +53,27 @@ def book_tables(small_book: Path) -> dict[str, pl.DataFrame]:
         "industry_benchmarks": pl.read_parquet(small_book / "industry_benchmarks.parquet"),
         "outcomes": pl.read_parquet(small_book / "outcomes.parquet"),
     }
+
+
+TRAINING_BOOK = SimulationConfig(
+    merchants=5000, as_of=dt.date(2026, 10, 1), days=730, cohorts=4, seed=21
+)
+
+
+@pytest.fixture(scope="session")
+def training_table(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    """Features as of each application date with the outcome, for 5,000 simulated merchants."""
+    from underwriting.pipeline import build_feature_table
+
+    folder = tmp_path_factory.mktemp("training")
+    simulate(TRAINING_BOOK, folder / "book")
+    build = build_feature_table(folder / "book", "outcomes", folder / "train.parquet")
+    return pl.read_parquet(build.features)
+
+
+@pytest.fixture(scope="session")
+def trained(training_table: pl.DataFrame) -> tuple[Scorecard, Policy]:
+    """A scorecard trained on `training_table`, with the v1 policy."""
+    policy, version = load_policy(RULES_V1)
+    options = TrainingOptions(target="defaulted_12m", out_of_time=dt.date(2026, 10, 1))
+    return train(training_table, options, policy, version, "test-fixture"), policy

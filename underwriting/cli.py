@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import sys
 import time
 from collections.abc import Sequence
@@ -16,9 +17,12 @@ from underwriting.errors import InputError, UnderwritingError
 from underwriting.features import build_features
 from underwriting.loader import open_portfolio
 from underwriting.merchant_report import merchant_report, sales_against_industry
+from underwriting.model import save_model
 from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
+from underwriting.policy import load_policy
 from underwriting.registry import FEATURES
 from underwriting.simulate import SimulationConfig, simulate
+from underwriting.training import TrainingOptions, train
 
 
 def _date(text: str) -> dt.date:
@@ -148,6 +152,59 @@ def _run_report_merchant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_table(path: Path) -> pl.DataFrame:
+    if not path.exists():
+        raise InputError(f"{path}: no such file; give a Parquet or CSV table")
+    if path.suffix.lower() == ".csv":
+        return pl.read_csv(path, infer_schema_length=10_000)
+    return pl.read_parquet(path)
+
+
+def _fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    policy, policy_version = load_policy(args.rules)
+    frame = _read_table(args.data)
+    options = TrainingOptions(
+        target=args.target,
+        features=tuple(args.features) if args.features else None,
+        exclude=tuple(args.exclude),
+        date_column=args.date_column or None,
+        out_of_time=args.out_of_time,
+        seed=args.seed,
+    )
+    started = time.perf_counter()
+
+    def step(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    model = train(frame, options, policy, policy_version, _fingerprint(args.data), progress=step)
+    save_model(model, args.out)
+    print(f"Model {model.version} -> {args.out} ({time.perf_counter() - started:.1f} s)")
+    print(f"{'part':<12} {'rows':>9} {'bads':>7} {'AUC':>7} {'Gini':>7} {'KS':>7} {'Brier':>8}")
+    for part, m in model.training.metrics.items():
+        print(
+            f"{part:<12} {m.rows:>9,} {m.bads:>7,} {m.auc:>7.4f} {m.gini:>7.4f} {m.ks:>7.4f} {m.brier:>8.5f}"
+        )
+    print(f"\n{'feature':<28} {'coef':>7} {'s.e.':>7} {'p':>8} {'IV':>7}  bins")
+    for f in model.features:
+        bins = len(f.binning.woe)
+        print(
+            f"{f.name:<28} {f.coefficient:>7.3f} {f.std_error:>7.3f} {f.p_value:>8.2g} {f.information_value:>7.3f}  {bins}"
+        )
+    if model.dropped:
+        print(f"\nDropped {len(model.dropped)} candidate(s):")
+        for d in model.dropped:
+            print(f"  {d.feature}: {d.reason}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="underwrite", description="Small-business credit underwriting engine."
@@ -192,6 +249,37 @@ def _parser() -> argparse.ArgumentParser:
     feat.add_argument("--chunk", type=_positive, default=100_000, help="merchants per chunk")
     feat.add_argument("--summary", action="store_true", help="print each feature's spread")
     feat.set_defaults(run=_run_features)
+
+    trainer = commands.add_parser(
+        "train", help="train a monotone WoE logistic scorecard on a table with a binary target"
+    )
+    trainer.add_argument(
+        "--data", type=Path, required=True, help="training table (.parquet or .csv)"
+    )
+    trainer.add_argument("--target", required=True, help="binary target column (1 = default)")
+    trainer.add_argument(
+        "--features", nargs="*", help="candidate features (default: every other column)"
+    )
+    trainer.add_argument(
+        "--exclude", nargs="*", default=["merchant_id"], help="columns that are not features"
+    )
+    trainer.add_argument(
+        "--date-column", default="as_of", help="date column for the out-of-time split"
+    )
+    trainer.add_argument(
+        "--out-of-time", type=_date, help="rows dated on or after this form the out-of-time part"
+    )
+    trainer.add_argument(
+        "--rules",
+        type=Path,
+        default=Path("rules/v1"),
+        help="rule set with the scorecard scaling and master scale",
+    )
+    trainer.add_argument("--seed", type=int, default=7, help="seed of the train/test split")
+    trainer.add_argument(
+        "--out", type=Path, default=Path("models/scorecard.json"), help="artifact to write"
+    )
+    trainer.set_defaults(run=_run_train)
 
     report = commands.add_parser("report", help="write a report for a person to read")
     kinds = report.add_subparsers(dest="kind", required=True)

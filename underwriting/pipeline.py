@@ -124,7 +124,11 @@ def build_feature_table(
     quarantine_out = quarantine_out or out.with_name(out.stem + ".quarantine.parquet")
     out.parent.mkdir(parents=True, exist_ok=True)
     build = FeatureBuild(out, quarantine_out)
-    features = _ParquetAppender(out, feature_schema())
+    # As of each outcome's date, the table carries the outcome too: a training table.
+    schema = feature_schema()
+    if as_of == "outcomes":
+        schema = pl.Schema({**schema, "defaulted_12m": pl.Boolean()})
+    features = _ParquetAppender(out, schema)
     quarantine = _ParquetAppender(quarantine_out, QUARANTINE_SCHEMA)
 
     def tally(table: Table, rows_in: int, kept: int, held: int) -> None:
@@ -150,7 +154,7 @@ def build_feature_table(
             )
         as_of_frame = (
             validate(OUTCOMES, outcomes_raw[0], source=outcomes_raw[1])
-            .kept.select("merchant_id", "as_of")
+            .kept.select("merchant_id", "as_of", "defaulted_12m")
             .collect()
         )
     as_of_arg: dt.date | pl.DataFrame = as_of if isinstance(as_of, dt.date) else as_of_frame  # type: ignore[assignment]
@@ -230,6 +234,10 @@ def build_feature_table(
             tally(table, rows_in.item(), kept_rows, held.height)
             quarantine.write(held)
         chunk_features = results[-1]
+        if isinstance(chunk_as_of, pl.DataFrame):
+            chunk_features = chunk_features.join(
+                chunk_as_of, on=["merchant_id", "as_of"], how="left", maintain_order="left"
+            )
         features.write(chunk_features)
         build.merchants_scored += chunk_features.height
         if progress is not None:

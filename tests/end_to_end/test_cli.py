@@ -46,7 +46,7 @@ def test_simulate_then_features(tmp_path: Path, capsys: pytest.CaptureFixture[st
     printed = capsys.readouterr().out
     assert "Features of 150 merchants" in printed
     table = pl.read_parquet(features)
-    assert table.schema == feature_schema()
+    assert table.schema == pl.Schema({**feature_schema(), "defaulted_12m": pl.Boolean()})
     assert table.height == 150
     assert table["merchant_id"].n_unique() == 150
 

@@ -1,0 +1,63 @@
+"""Properties of a trained scorecard: monotone PDs and honest reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from underwriting.model import NumericBinning, Scorecard
+from underwriting.policy import Policy
+from underwriting.registry import FEATURES_BY_NAME
+from underwriting.scoring import score, score_arrays
+
+
+@given(data=st.data())
+def test_pd_is_monotone_in_every_feature_in_its_direction(
+    data: st.DataObject, trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
+) -> None:
+    model, _ = trained
+    numeric = [f for f in model.features if isinstance(f.binning, NumericBinning)]
+    feature = data.draw(st.sampled_from(numeric))
+    row = training_table.sample(1, seed=data.draw(st.integers(0, 10_000)))
+    low, high = sorted(data.draw(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=2)))
+    pair = pl.concat(
+        [
+            row.with_columns(pl.lit(low).alias(feature.name)),
+            row.with_columns(pl.lit(high).alias(feature.name)),
+        ]
+    )
+    _, _, pd_12m = score_arrays(model, pair)
+    assert isinstance(feature.binning, NumericBinning)
+    if feature.binning.trend == "ascending":
+        assert pd_12m[1] >= pd_12m[0]
+    else:
+        assert pd_12m[1] <= pd_12m[0]
+    declared = FEATURES_BY_NAME.get(feature.name)
+    if declared is not None and declared.direction is not None:
+        assert feature.binning.trend == (
+            "ascending" if declared.direction == "riskier" else "descending"
+        )
+
+
+@given(row=st.integers(0, 4999))
+def test_reasons_are_ordered_by_points_lost_and_never_at_the_best_bin(
+    row: int, trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
+) -> None:
+    model, policy = trained
+    frame = training_table.slice(row % training_table.height, 1)
+    _, lost, _ = score_arrays(model, frame)
+    names = [f.name for f in model.features]
+    reasons = score(model, policy, frame)["reasons"][0].to_list()
+    lost_by_name = dict(zip(names, lost[0], strict=True))
+    shown = [lost_by_name[r] for r in reasons]
+    assert shown == sorted(shown, reverse=True)
+    assert all(points > 0 for points in shown)
+    # Nothing left out lost more than the last reason given.
+    others = [v for n, v in lost_by_name.items() if n not in reasons]
+    if len(reasons) == 4 and others:
+        assert max(others) <= shown[-1] + 1e-9
+    if len(reasons) < 4:
+        assert all(v <= 1e-9 for v in others)
+    assert np.all(lost >= -1e-9)

@@ -1,0 +1,153 @@
+"""The PD model artifact: a scorecard as versioned JSON, never pickle.
+
+The artifact holds, per feature, its bins with their weights of evidence and the fitted
+coefficient; the intercept; the scorecard scaling; what training dropped and why; the
+training data's fingerprint and metrics. Its version is a hash of its own content, so
+the same model always has the same version and any change gives a new one. JSON floats
+round-trip exactly, so a loaded model scores to the last bit like the one saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from underwriting.errors import PolicyError
+from underwriting.policy import Scaling
+
+FORMAT: Final = "underwriting.scorecard/1"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NumericBinning(_Frozen):
+    """Bin i holds edges[i-1] <= value < edges[i]; missing values have their own bin."""
+
+    kind: Literal["numeric"] = "numeric"
+    edges: tuple[float, ...]
+    woe: tuple[float, ...]
+    counts: tuple[int, ...]
+    bads: tuple[int, ...]
+    missing_woe: float
+    missing_count: int
+    missing_bads: int
+    trend: Literal["ascending", "descending"]
+
+
+class CategoricalBinning(_Frozen):
+    """A bin per category; "__other__" takes rare and unseen categories."""
+
+    kind: Literal["categorical"] = "categorical"
+    categories: tuple[str, ...]
+    woe: tuple[float, ...]
+    counts: tuple[int, ...]
+    bads: tuple[int, ...]
+
+
+Binning = Annotated[NumericBinning | CategoricalBinning, Field(discriminator="kind")]
+
+
+class ModelFeature(_Frozen):
+    """One feature of the scorecard and its fitted coefficient (on the WoE scale)."""
+
+    name: str
+    binning: Binning
+    coefficient: float
+    std_error: float
+    p_value: float
+    information_value: float
+    direction_source: Literal["registry", "data"]
+
+
+class Dropped(_Frozen):
+    """A candidate feature training left out, and the reason in words."""
+
+    feature: str
+    reason: str
+
+
+class SplitMetrics(_Frozen):
+    rows: int
+    bads: int
+    auc: float
+    gini: float
+    ks: float
+    brier: float
+
+
+class GradeCalibration(_Frozen):
+    grade: str
+    rows: int
+    predicted_pd: float
+    observed_rate: float
+
+
+class Training(_Frozen):
+    """Where the model came from and how well it did."""
+
+    target: str
+    data_fingerprint: str
+    rows: int
+    columns: tuple[str, ...]
+    split: dict[str, Any]
+    selection: dict[str, float]
+    metrics: dict[str, SplitMetrics]
+    calibration: tuple[GradeCalibration, ...]
+    hosmer_lemeshow: dict[str, float]
+    policy_version: str
+
+
+class Scorecard(_Frozen):
+    """Everything needed to score, explain and audit the model."""
+
+    format: Literal["underwriting.scorecard/1"] = FORMAT
+    intercept: float
+    intercept_std_error: float
+    features: tuple[ModelFeature, ...]
+    scaling: Scaling
+    dropped: tuple[Dropped, ...]
+    training: Training
+    version: str = ""
+
+    def content_hash(self) -> str:
+        """Hash of the canonical JSON of everything but the version itself."""
+        body = self.model_dump(mode="json", exclude={"version"})
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def with_version(self) -> Scorecard:
+        return self.model_copy(update={"version": f"scorecard-{self.content_hash()}"})
+
+
+def save_model(model: Scorecard, path: Path) -> None:
+    """Write the artifact as JSON (atomically)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    text = json.dumps(model.model_dump(mode="json"), indent=1, sort_keys=True, allow_nan=False)
+    partial.write_text(text + "\n")
+    partial.replace(path)
+
+
+def load_model(path: Path) -> Scorecard:
+    """Read and check an artifact; a damaged or edited file is a PolicyError."""
+    try:
+        model = Scorecard.model_validate_json(path.read_text())
+    except FileNotFoundError:
+        raise PolicyError(f"{path}: no model artifact; train one with `underwrite train`") from None
+    except ValidationError as error:
+        raise PolicyError(
+            f"{path}: not a scorecard artifact ({error.error_count()} problems: "
+            f"{error.errors()[0]['msg']} at {error.errors()[0]['loc']})"
+        ) from None
+    if model.version != f"scorecard-{model.content_hash()}":
+        raise PolicyError(
+            f"{path}: content does not match its version {model.version}; the file was changed "
+            "after training. Retrain instead of editing the artifact"
+        )
+    return model

@@ -1,0 +1,107 @@
+"""Policy parameters of a rule set: scorecard scaling and the master scale.
+
+Read from `rules/<version>/policy.toml` and validated before use; a bad file is a
+PolicyError naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from underwriting.errors import PolicyError
+
+
+class Scaling(BaseModel):
+    """Points to double the odds, and the base score at the base odds (goods to bads)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_score: float = Field(gt=0)
+    base_odds: float = Field(gt=0)
+    points_to_double_odds: float = Field(gt=0)
+
+    @property
+    def factor(self) -> float:
+        return self.points_to_double_odds / math.log(2)
+
+    @property
+    def offset(self) -> float:
+        return self.base_score - self.factor * math.log(self.base_odds)
+
+
+class Band(BaseModel):
+    """One grade of the master scale: PDs below `pd_max` (and above the previous band's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grade: str = Field(min_length=1)
+    pd_max: float = Field(gt=0, le=1)
+
+
+class Policy(BaseModel):
+    """The policy parameters the model needs: scaling and master scale."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scorecard: Scaling
+    master_scale: tuple[Band, ...] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _bands_cover_zero_to_one(self) -> Policy:
+        bounds = [b.pd_max for b in self.master_scale]
+        if any(b >= a for a, b in zip(bounds[1:], bounds, strict=False)):
+            raise ValueError(
+                "master_scale pd_max must strictly increase from the best grade to the worst; "
+                f"got {bounds}"
+            )
+        if bounds[-1] != 1.0:
+            raise ValueError(
+                "the last master_scale band must have pd_max = 1.0 so every PD has a grade"
+            )
+        grades = [b.grade for b in self.master_scale]
+        if len(set(grades)) != len(grades):
+            raise ValueError(f"master_scale grades must be distinct; got {grades}")
+        return self
+
+    def grade_index(self, pd_12m: np.ndarray) -> np.ndarray:
+        """Position on the master scale (0 = best grade) of each PD."""
+        bounds = np.array([b.pd_max for b in self.master_scale[:-1]])
+        index: np.ndarray = np.searchsorted(bounds, pd_12m, side="right")
+        return index
+
+    def grade(self, pd_12m: pl.Expr) -> pl.Expr:
+        """The master-scale grade of each PD."""
+        expression = pl.lit(self.master_scale[-1].grade)
+        for band in reversed(self.master_scale[:-1]):
+            expression = (
+                pl.when(pd_12m < band.pd_max).then(pl.lit(band.grade)).otherwise(expression)
+            )
+        return expression
+
+
+def load_policy(rules_dir: Path) -> tuple[Policy, str]:
+    """The policy of a rule-set folder, and its version: folder name plus content hash."""
+    path = rules_dir / "policy.toml"
+    try:
+        raw = path.read_bytes()
+        document = tomllib.loads(raw.decode())
+    except FileNotFoundError:
+        raise PolicyError(f"{path}: no policy file; every rule set needs policy.toml") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise PolicyError(f"{path}: not valid TOML ({error}); fix the syntax") from None
+    try:
+        policy = Policy.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in error.errors()
+        )
+        raise PolicyError(f"{path}: {problems}") from None
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    return policy, f"{rules_dir.name}+{digest}"

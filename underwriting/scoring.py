@@ -1,0 +1,150 @@
+"""Score a frame of merchants with a scorecard: PD, score, grade and principal reasons.
+
+Vectorised: each feature's value is mapped to its bin with a binary search, points are
+looked up per bin, and the reasons are the features that lost the most points against
+their best bin (never one at its best bin), at most four, in order of points lost.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from underwriting.model import CategoricalBinning, NumericBinning, Scorecard
+from underwriting.policy import Policy
+from underwriting.registry import FEATURES_BY_NAME
+
+MAX_REASONS = 4
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class _CompiledFeature:
+    name: str
+    binning: NumericBinning | CategoricalBinning
+    points: np.ndarray  # per regular bin
+    missing_points: float  # numeric: missing bin; categorical: the OTHER bin
+    best: float
+
+
+def _compile(model: Scorecard) -> list[_CompiledFeature]:
+    factor = model.scaling.factor
+    compiled = []
+    for feature in model.features:
+        woe = np.asarray(feature.binning.woe, dtype=float)
+        points = -factor * feature.coefficient * woe
+        if isinstance(feature.binning, NumericBinning):
+            missing = -factor * feature.coefficient * feature.binning.missing_woe
+            best = float(points.max())
+        else:
+            missing = float(points[-1])  # the OTHER bin
+            best = float(points.max())
+        compiled.append(_CompiledFeature(feature.name, feature.binning, points, missing, best))
+    return compiled
+
+
+def _feature_points(feature: _CompiledFeature, column: pl.Series) -> np.ndarray:
+    binning = feature.binning
+    if isinstance(binning, NumericBinning):
+        values = column.cast(pl.Float64()).fill_nan(None).to_numpy().astype(float)
+        index = np.searchsorted(np.asarray(binning.edges, dtype=float), values, side="right")
+        result: np.ndarray = np.where(
+            np.isnan(values),
+            feature.missing_points,
+            feature.points[np.minimum(index, feature.points.size - 1)],
+        )
+        return result
+    lookup = {category: i for i, category in enumerate(binning.categories)}
+    other = len(binning.categories) - 1
+    index = (
+        column.cast(pl.String())
+        .fill_null("")
+        .replace_strict(lookup, default=other, return_dtype=pl.Int64())
+        .to_numpy()
+    )
+    points: np.ndarray = feature.points[index]
+    return points
+
+
+def score_arrays(
+    model: Scorecard, frame: pl.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (rows x features), points lost against each feature's best bin, and PD."""
+    compiled = _compile(model)
+    missing = [f.name for f in compiled if f.name not in frame.columns]
+    if missing:
+        from underwriting.errors import InputError
+
+        raise InputError(f"features table lacks column(s) the model needs: {', '.join(missing)}")
+    points = (
+        np.column_stack([_feature_points(f, frame.get_column(f.name)) for f in compiled])
+        if compiled
+        else np.zeros((frame.height, 0))
+    )
+    best = np.array([f.best for f in compiled])
+    lost = best[None, :] - points
+    factor = model.scaling.factor
+    # logit(PD) = intercept + sum(coefficient x WoE) = -(sum of points) / factor + intercept
+    logit = model.intercept - points.sum(axis=1) / factor
+    pd_12m = 1.0 / (1.0 + np.exp(-logit))
+    return points, lost, pd_12m
+
+
+def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame:
+    """PD, score, grade and up to four principal reasons (feature names) per row."""
+    _, lost, pd_12m = score_arrays(model, frame)
+    names = np.array([f.name for f in model.features] + [""], dtype=object)
+    factor, offset = model.scaling.factor, model.scaling.offset
+    logit = np.log(pd_12m / (1 - pd_12m))
+    card_score = np.rint(offset - factor * logit).astype(np.int64)
+    if lost.shape[1]:
+        order = np.argsort(-lost, axis=1, kind="stable")[:, :MAX_REASONS]
+        taken = np.take_along_axis(lost, order, axis=1)
+        order = np.where(taken > _EPSILON, order, len(names) - 1)
+    else:
+        order = np.full((frame.height, 0), 0)
+    columns = {
+        f"reason_{k + 1}": names[order[:, k]]
+        if k < order.shape[1]
+        else names[np.full(frame.height, -1)]
+        for k in range(MAX_REASONS)
+    }
+    result = pl.DataFrame(
+        {
+            "pd_12m": pd_12m,
+            "score": card_score,
+            **{k: pl.Series(k, v, dtype=pl.String()) for k, v in columns.items()},
+        }
+    ).with_columns(
+        policy.grade(pl.col("pd_12m")).alias("grade"),
+        pl.concat_list(pl.col(list(columns)))
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .alias("reasons"),
+    )
+    keys = [c for c in ("merchant_id", "as_of") if c in frame.columns]
+    return pl.concat(
+        [frame.select(keys), result.select("pd_12m", "score", "grade", "reasons")], how="horizontal"
+    )
+
+
+def reason_text(feature: str, value: object) -> str:
+    """A plain-language reason for one feature and its value."""
+    known = FEATURES_BY_NAME.get(feature)
+    meaning = known.meaning if known else feature
+    unit = known.unit if known else ""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"{meaning[0].upper()}{meaning[1:]}: no data available"
+    if isinstance(value, float):
+        shown = (
+            f"{value:.2%}"
+            if unit == "share"
+            else f"{value:,.2f}"
+            if unit == "currency"
+            else f"{value:,.4g}"
+        )
+    else:
+        shown = str(value)
+    return f"{meaning[0].upper()}{meaning[1:]}: {shown}"
