@@ -7,7 +7,7 @@ DATA   ?= data/sample
 AS_OF  ?= 2026-10-01
 MERCHANTS ?= 2000
 
-.PHONY: install run test lint typecheck pytest lock clean bench
+.PHONY: install run model test lint typecheck pytest lock clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,26 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# Build what is missing from the embedded defaults (a simulated sample book), then
-# validate it, build its feature table with a summary, and draw one merchant's page.
-run: install
+TRAINING ?= data/training
+MODEL    ?= models/scorecard.json
+
+# The default model: trained on a simulated book of 20,000 merchants in four quarterly
+# application cohorts, the last cohort held out of time. Built only when missing.
+$(TRAINING)/merchants.parquet: | $(STAMP)
+	$(BIN)/underwrite simulate --out $(TRAINING) --merchants 20000 --cohorts 4 --as-of $(AS_OF)
+
+$(MODEL): | $(TRAINING)/merchants.parquet
+	$(BIN)/underwrite features --data $(TRAINING) --as-of outcomes --out $(TRAINING)/train.parquet
+	$(BIN)/underwrite train --data $(TRAINING)/train.parquet --target defaulted_12m --out-of-time $(AS_OF) --out $(MODEL)
+
+model: $(MODEL)
+
+# Build what is missing from the embedded defaults (a simulated sample book, the default
+# model), then validate the sample, build its features, score it and draw one merchant.
+run: install $(MODEL)
 	@test -f $(DATA)/merchants.parquet || $(BIN)/underwrite simulate --out $(DATA) --merchants $(MERCHANTS) --as-of $(AS_OF) --cohorts 1
 	$(BIN)/underwrite features --data $(DATA) --as-of $(AS_OF) --out out/features.parquet --summary
+	$(BIN)/underwrite score --model $(MODEL) --features out/features.parquet --out out/scores.parquet
 	$(BIN)/underwrite report merchant --data $(DATA) --merchant M00000001 --as-of $(AS_OF) --out out/merchant-M00000001.html
 
 lint: install
@@ -47,4 +62,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_features.py --data $(DATA) --as-of $(AS_OF)
 
 clean:
-	rm -rf $(VENV) data out build *.egg-info
+	rm -rf $(VENV) data out models build *.egg-info

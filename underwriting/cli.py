@@ -17,10 +17,12 @@ from underwriting.errors import InputError, UnderwritingError
 from underwriting.features import build_features
 from underwriting.loader import open_portfolio
 from underwriting.merchant_report import merchant_report, sales_against_industry
-from underwriting.model import save_model
+from underwriting.model import load_model, save_model
 from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
 from underwriting.policy import load_policy
+from underwriting.reasons import reason_texts
 from underwriting.registry import FEATURES
+from underwriting.scoring import score
 from underwriting.simulate import SimulationConfig, simulate
 from underwriting.training import TrainingOptions, train
 
@@ -205,6 +207,42 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_score(args: argparse.Namespace) -> int:
+    model = load_model(args.model)
+    policy, policy_version = load_policy(args.rules)
+    features = _read_table(args.features)
+    started = time.perf_counter()
+    scored = score(model, policy, features)
+    explained = pl.concat(
+        [scored, features.select(m.name for m in model.features)], how="horizontal"
+    )
+    explained = explained.with_columns(reason_texts(model, pl.col("reasons")).alias("reason_texts"))
+    result = explained.select(
+        *scored.columns,
+        "reason_texts",
+        pl.lit(model.version).alias("model_version"),
+        pl.lit(policy_version).alias("policy_version"),
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result.write_parquet(args.out)
+    elapsed = time.perf_counter() - started
+    print(
+        f"Scored {result.height:,} rows with {model.version} and {policy_version} in {elapsed:.1f} s -> {args.out}"
+    )
+    print(f"{'grade':<6} {'rows':>9} {'share':>7} {'mean PD':>9}")
+    order = {b.grade: i for i, b in enumerate(policy.master_scale)}
+    table = (
+        result.group_by("grade")
+        .agg(pl.len().alias("rows"), pl.col("pd_12m").mean().alias("pd"))
+        .sort(pl.col("grade").replace_strict(order, return_dtype=pl.Int64()))
+    )
+    for row in table.iter_rows(named=True):
+        print(
+            f"{row['grade']:<6} {row['rows']:>9,} {row['rows'] / result.height:>7.1%} {row['pd']:>9.2%}"
+        )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="underwrite", description="Small-business credit underwriting engine."
@@ -280,6 +318,19 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("models/scorecard.json"), help="artifact to write"
     )
     trainer.set_defaults(run=_run_train)
+
+    scorer = commands.add_parser("score", help="PD, score, grade and reasons for a feature table")
+    scorer.add_argument(
+        "--model", type=Path, default=Path("models/scorecard.json"), help="model artifact"
+    )
+    scorer.add_argument(
+        "--features", type=Path, required=True, help="feature table (.parquet or .csv)"
+    )
+    scorer.add_argument(
+        "--rules", type=Path, default=Path("rules/v1"), help="rule set with the master scale"
+    )
+    scorer.add_argument("--out", type=Path, required=True, help="scores to write (.parquet)")
+    scorer.set_defaults(run=_run_score)
 
     report = commands.add_parser("report", help="write a report for a person to read")
     kinds = report.add_subparsers(dest="kind", required=True)

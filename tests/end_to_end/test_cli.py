@@ -117,3 +117,61 @@ def test_bad_date_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "'01/10/2026' is not a date; write YYYY-MM-DD" in result.stderr
+
+
+def test_train_then_score(
+    training_table: pl.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "train.parquet"
+    training_table.write_parquet(table)
+    model = tmp_path / "model.json"
+    code = main(
+        [
+            "train",
+            "--data",
+            str(table),
+            "--target",
+            "defaulted_12m",
+            "--out-of-time",
+            "2026-10-01",
+            "--out",
+            str(model),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "out_of_time" in printed and "Dropped" in printed
+    scores = tmp_path / "scores.parquet"
+    assert (
+        main(["score", "--model", str(model), "--features", str(table), "--out", str(scores)]) == 0
+    )
+    result = pl.read_parquet(scores)
+    assert result.height == training_table.height
+    assert result["model_version"].unique().to_list()[0].startswith("scorecard-")
+    assert result["policy_version"].unique().to_list()[0].startswith("v1+")
+    lengths = result.select(pl.col("reasons").list.len(), pl.col("reason_texts").list.len())
+    assert (lengths["reasons"] == lengths["reason_texts"]).all()
+    texts = result.filter(pl.col("grade") == "G")["reason_texts"].explode().drop_nulls()
+    assert texts.len() > 0 and texts.str.contains("best band|default more often").all()
+
+
+def test_train_refuses_a_non_binary_target(
+    training_table: pl.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "train.parquet"
+    training_table.write_parquet(table)
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(table),
+                "--target",
+                "tenure_days",
+                "--out",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 2
+    )
+    assert "must be binary" in capsys.readouterr().err

@@ -1,0 +1,99 @@
+"""Principal reasons in plain words, for an adverse-action notice.
+
+Each reason names the feature in the registry's words, the merchant's value in its unit,
+and the band of values that would have scored best, e.g. "Chargebacks as a share of gross
+sales over the last 365 days: 1.10%; the best band is below 0.21%".
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from underwriting.binning import OTHER
+from underwriting.model import ModelFeature, NumericBinning, Scorecard
+from underwriting.registry import FEATURES_BY_NAME
+
+_NO_REASON = ""
+
+
+def _unit(feature: str) -> str:
+    known = FEATURES_BY_NAME.get(feature)
+    return known.unit if known else ""
+
+
+def _meaning(feature: str) -> str:
+    known = FEATURES_BY_NAME.get(feature)
+    text = known.meaning if known else feature.replace("_", " ")
+    return text[0].upper() + text[1:]
+
+
+def format_value(value: float, unit: str) -> str:
+    """A number as a person reads it in its unit."""
+    if unit == "share":
+        return f"{value:.2%}"
+    if unit == "currency":
+        return f"{value:,.2f}"
+    if unit in {"days", "months", "visits", "tier"}:
+        return f"{value:,.0f}"
+    return f"{value:,.3g}"
+
+
+def best_band(feature: ModelFeature) -> str:
+    """The values of the feature's best-scoring bin, in words."""
+    binning = feature.binning
+    best = min(range(len(binning.woe)), key=lambda i: (binning.woe[i], i))
+    if isinstance(binning, NumericBinning):
+        unit = _unit(feature.name)
+        edges = binning.edges
+        if not edges:
+            return "any value"
+        if best == 0:
+            return f"below {format_value(edges[0], unit)}"
+        if best == len(edges):
+            return f"{format_value(edges[-1], unit)} or more"
+        return (
+            f"from {format_value(edges[best - 1], unit)} to below {format_value(edges[best], unit)}"
+        )
+    category = binning.categories[best]
+    return "another value" if category == OTHER else category
+
+
+def _value_text(feature: ModelFeature) -> pl.Expr:
+    column = pl.col(feature.name)
+    if not isinstance(feature.binning, NumericBinning):
+        return column.cast(pl.String()).fill_null("not given")
+    unit = _unit(feature.name)
+    number = column.cast(pl.Float64())
+    if unit == "share":
+        shown = pl.format("{}%", (number * 100).round(2))
+    elif unit in {"days", "months", "visits", "tier"}:
+        shown = number.round(0).cast(pl.Int64()).cast(pl.String())
+    else:
+        shown = number.round(4).cast(pl.String())
+    return pl.when(number.is_null() | number.is_nan()).then(pl.lit("no data")).otherwise(shown)
+
+
+def reason_texts(model: Scorecard, reasons: pl.Expr) -> pl.Expr:
+    """An expression turning a list of reason features into a list of sentences.
+
+    Evaluated in a frame that holds the model's feature columns.
+    """
+    texts: dict[str, pl.Expr] = {
+        f.name: pl.format(
+            "{}: {}; the best band is {}"
+            if isinstance(f.binning, NumericBinning)
+            else "{}: {}; merchants with this value default more often than with {}",
+            pl.lit(_meaning(f.name)),
+            _value_text(f),
+            pl.lit(best_band(f)),
+        )
+        for f in model.features
+    }
+    sentences = []
+    for k in range(4):
+        slot = reasons.list.get(k, null_on_oob=True)
+        sentence: pl.Expr = pl.lit(None, dtype=pl.String())
+        for name, text in texts.items():
+            sentence = pl.when(slot == name).then(text).otherwise(sentence)
+        sentences.append(sentence)
+    return pl.concat_list(sentences).list.drop_nulls()
