@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class BandPoint:
@@ -100,3 +102,141 @@ def band_chart(
     )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Series:
+    """A named line of (x, y) points."""
+
+    name: str
+    xs: Sequence[float]
+    ys: Sequence[float]
+    color: str
+    dashed: bool = False
+
+
+def _frame(width: int, height: int, title: str) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        'font-family="sans-serif" font-size="11">',
+        f'<text x="10" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
+    ]
+
+
+def line_chart(
+    series: Sequence[Series],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    width: int = 420,
+    height: int = 320,
+) -> str:
+    """Lines over shared axes with a legend (one entry a line, below the plot), as SVG."""
+    height += 14 * len(series)
+    left, right, top, bottom = 52, 16, 30, 44 + 14 * len(series)
+    plot_w, plot_h = width - left - right, height - top - bottom
+    (x0, x1), (y0, y1) = x_range, y_range
+
+    def x(v: float) -> float:
+        return left + plot_w * (v - x0) / ((x1 - x0) or 1)
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - (v - y0) / ((y1 - y0) or 1))
+
+    parts = _frame(width, height, title)
+    for k in range(5):
+        vx = x0 + (x1 - x0) * k / 4
+        vy = y0 + (y1 - y0) * k / 4
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(vy):.1f}" y2="{y(vy):.1f}" stroke="#eee"/>'
+            f'<text x="{left - 5}" y="{y(vy) + 4:.1f}" text-anchor="end">{vy:.3g}</text>'
+            f'<text x="{x(vx):.1f}" y="{top + plot_h + 14}" text-anchor="middle">{vx:.3g}</text>'
+        )
+    parts.append(
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>'
+        f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 30}" text-anchor="middle">{escape(x_label)}</text>'
+        f'<text x="12" y="{top + plot_h / 2:.1f}" transform="rotate(-90 12 {top + plot_h / 2:.1f})" '
+        f'text-anchor="middle">{escape(y_label)}</text>'
+    )
+    for i, s in enumerate(series):
+        points = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in zip(s.xs, s.ys, strict=True))
+        dash = ' stroke-dasharray="5 4"' if s.dashed else ""
+        parts.append(
+            f'<polyline points="{points}" fill="none" stroke="{s.color}" stroke-width="2"{dash}/>'
+        )
+        ly = top + plot_h + 44 + 14 * i
+        parts.append(
+            f'<line x1="{left}" x2="{left + 16}" y1="{ly - 4}" y2="{ly - 4}" stroke="{s.color}" stroke-width="2"{dash}/>'
+            f'<text x="{left + 20}" y="{ly}">{escape(s.name)}</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def bar_chart(
+    categories: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float], str]],
+    *,
+    title: str,
+    y_label: str,
+    percent: bool = False,
+    width: int = 420,
+    height: int = 320,
+) -> str:
+    """Grouped bars (one group per category, one bar per series), as SVG."""
+    left, right, top, bottom = 52, 16, 30, 58
+    plot_w, plot_h = width - left - right, height - top - bottom
+    ceiling = _nice_ceiling_float(max([v for _, values, _ in series for v in values] + [1e-12]))
+    group_w = plot_w / max(len(categories), 1)
+    bar_w = group_w * 0.8 / max(len(series), 1)
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - v / ceiling)
+
+    def shown(v: float) -> str:
+        return f"{v:.1%}" if percent else f"{v:,.3g}"
+
+    parts = _frame(width, height, title)
+    for k in range(5):
+        v = ceiling * k / 4
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eee"/>'
+            f'<text x="{left - 5}" y="{y(v) + 4:.1f}" text-anchor="end">{shown(v)}</text>'
+        )
+    for g, category in enumerate(categories):
+        gx = left + g * group_w + group_w * 0.1
+        for s, (name, values, color) in enumerate(series):
+            v = values[g]
+            parts.append(
+                f'<rect x="{gx + s * bar_w:.1f}" y="{y(v):.1f}" width="{bar_w:.1f}" '
+                f'height="{top + plot_h - y(v):.1f}" fill="{color}"><title>{escape(name)} '
+                f"{escape(category)}: {shown(v)}</title></rect>"
+            )
+        parts.append(
+            f'<text x="{gx + group_w * 0.4:.1f}" y="{top + plot_h + 14}" text-anchor="middle">{escape(category)}</text>'
+        )
+    parts.append(
+        f'<text x="12" y="{top + plot_h / 2:.1f}" transform="rotate(-90 12 {top + plot_h / 2:.1f})" '
+        f'text-anchor="middle">{escape(y_label)}</text>'
+    )
+    for i, (name, _, color) in enumerate(series):
+        lx = left + i * 150
+        parts.append(
+            f'<rect x="{lx}" y="{height - 18}" width="14" height="10" fill="{color}"/>'
+            f'<text x="{lx + 18}" y="{height - 9}">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _nice_ceiling_float(value: float) -> float:
+    exponent = np.floor(np.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        candidate = float(step * 10**exponent)
+        if candidate >= value:
+            return candidate
+    return float(10 ** (exponent + 1))

@@ -18,6 +18,7 @@ from underwriting.features import build_features
 from underwriting.loader import open_portfolio
 from underwriting.merchant_report import merchant_report, sales_against_industry
 from underwriting.model import load_model, save_model
+from underwriting.model_report import model_report
 from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
 from underwriting.policy import load_policy
 from underwriting.reasons import reason_texts
@@ -243,6 +244,22 @@ def _run_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_report_model(args: argparse.Namespace) -> int:
+    model = load_model(args.model)
+    policy, _ = load_policy(args.rules)
+    if _fingerprint(args.data) != model.training.data_fingerprint:
+        print(
+            f"warning: {args.data} is not the table {model.version} was trained on "
+            "(its fingerprint differs); the charts describe this table instead",
+            file=sys.stderr,
+        )
+    page = model_report(model, policy, _read_table(args.data))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(page)
+    print(f"Wrote {args.out}: open it in any browser (it needs no network).")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="underwrite", description="Small-business credit underwriting engine."
@@ -342,6 +359,20 @@ def _parser() -> argparse.ArgumentParser:
     merchant.add_argument("--as-of", type=_date, required=True, help="YYYY-MM-DD")
     merchant.add_argument("--out", type=Path, required=True, help="HTML file to write")
     merchant.set_defaults(run=_run_report_merchant)
+    model_page = kinds.add_parser(
+        "model", help="ROC, KS, calibration, coefficients and bins (HTML)"
+    )
+    model_page.add_argument(
+        "--model", type=Path, default=Path("models/scorecard.json"), help="model artifact"
+    )
+    model_page.add_argument(
+        "--data", type=Path, required=True, help="the table the model was trained on"
+    )
+    model_page.add_argument(
+        "--rules", type=Path, default=Path("rules/v1"), help="rule set with the master scale"
+    )
+    model_page.add_argument("--out", type=Path, required=True, help="HTML file to write")
+    model_page.set_defaults(run=_run_report_model)
     return parser
 
 

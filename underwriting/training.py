@@ -253,16 +253,10 @@ def _binning_record(bins: NumericBins | CategoricalBins) -> NumericBinning | Cat
     return CategoricalBinning(**asdict(bins))
 
 
-def train(
-    frame: pl.DataFrame,
-    options: TrainingOptions,
-    policy: Policy,
-    policy_version: str,
-    fingerprint: str,
-    progress: Progress = lambda _: None,
-) -> Scorecard:
-    """Fit a scorecard to `frame`; returns the versioned artifact (not yet saved)."""
-    bad = target_values(frame, options.target)
+def split(
+    frame: pl.DataFrame, options: TrainingOptions
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of the train, test and out-of-time rows: reproducible from the options."""
     if options.out_of_time is not None:
         if not options.date_column or options.date_column not in frame.columns:
             raise InputError(
@@ -277,7 +271,33 @@ def train(
     in_time = np.flatnonzero(~out_of_time)
     test = np.zeros(frame.height, dtype=bool)
     test[rng.permutation(in_time)[: round(options.test_share * in_time.size)]] = True
-    train_rows = ~out_of_time & ~test
+    return ~out_of_time & ~test, test, out_of_time
+
+
+def options_of(model: Scorecard) -> TrainingOptions:
+    """The split options a model was trained with, read back from its artifact."""
+    recorded = model.training.split
+    start = recorded.get("out_of_time_from")
+    return TrainingOptions(
+        target=model.training.target,
+        date_column=recorded.get("date_column"),
+        out_of_time=dt.date.fromisoformat(start) if start else None,
+        test_share=float(recorded["test_share"]),
+        seed=int(recorded["seed"]),
+    )
+
+
+def train(
+    frame: pl.DataFrame,
+    options: TrainingOptions,
+    policy: Policy,
+    policy_version: str,
+    fingerprint: str,
+    progress: Progress = lambda _: None,
+) -> Scorecard:
+    """Fit a scorecard to `frame`; returns the versioned artifact (not yet saved)."""
+    bad = target_values(frame, options.target)
+    train_rows, test, out_of_time = split(frame, options)
     if bad[train_rows].all() or not bad[train_rows].any():
         raise InputError(
             f"the training part has only one class of {options.target!r}; it needs goods and bads"

@@ -133,3 +133,19 @@ def test_reasons_are_at_most_four_and_name_model_features(
     lengths = scored["reasons"].list.len()
     assert lengths.max() <= MAX_REASONS  # type: ignore[operator]
     assert set(scored["reasons"].explode().drop_nulls()) <= names
+
+
+def test_model_report_is_one_offline_page(
+    trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
+) -> None:
+    from underwriting.model_report import model_report
+
+    model, policy = trained
+    page = model_report(model, policy, training_table)
+    assert page.count("<svg") == 4  # ROC, KS, calibration, score distribution
+    assert "<script" not in page and "https://" not in page
+    assert model.version in page
+    for feature in model.features:
+        assert f"<code>{feature.name}</code>" in page
+    for dropped in model.dropped[:3]:
+        assert dropped.feature in page
