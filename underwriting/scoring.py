@@ -7,15 +7,14 @@ their best bin (never one at its best bin), at most four, in order of points los
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from underwriting.errors import InputError
 from underwriting.model import CategoricalBinning, NumericBinning, Scorecard
 from underwriting.policy import Policy
-from underwriting.registry import FEATURES_BY_NAME
 
 MAX_REASONS = 4
 _EPSILON = 1e-9
@@ -76,8 +75,6 @@ def score_arrays(
     compiled = _compile(model)
     missing = [f.name for f in compiled if f.name not in frame.columns]
     if missing:
-        from underwriting.errors import InputError
-
         raise InputError(f"features table lacks column(s) the model needs: {', '.join(missing)}")
     points = (
         np.column_stack([_feature_points(f, frame.get_column(f.name)) for f in compiled])
@@ -94,57 +91,28 @@ def score_arrays(
 
 
 def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame:
-    """PD, score, grade and up to four principal reasons (feature names) per row."""
-    _, lost, pd_12m = score_arrays(model, frame)
-    names = np.array([f.name for f in model.features] + [""], dtype=object)
+    """PD, score, grade and up to four principal reasons (feature names) per row.
+
+    The score is the scorecard's sum: intercept points plus each feature's points.
+    """
+    points, lost, pd_12m = score_arrays(model, frame)
     factor, offset = model.scaling.factor, model.scaling.offset
-    logit = np.log(pd_12m / (1 - pd_12m))
-    card_score = np.rint(offset - factor * logit).astype(np.int64)
-    if lost.shape[1]:
-        order = np.argsort(-lost, axis=1, kind="stable")[:, :MAX_REASONS]
-        taken = np.take_along_axis(lost, order, axis=1)
-        order = np.where(taken > _EPSILON, order, len(names) - 1)
-    else:
-        order = np.full((frame.height, 0), 0)
-    columns = {
-        f"reason_{k + 1}": names[order[:, k]]
-        if k < order.shape[1]
-        else names[np.full(frame.height, -1)]
-        for k in range(MAX_REASONS)
-    }
-    result = pl.DataFrame(
-        {
-            "pd_12m": pd_12m,
-            "score": card_score,
-            **{k: pl.Series(k, v, dtype=pl.String()) for k, v in columns.items()},
-        }
-    ).with_columns(
-        policy.grade(pl.col("pd_12m")).alias("grade"),
-        pl.concat_list(pl.col(list(columns)))
-        .list.eval(pl.element().filter(pl.element() != ""))
-        .alias("reasons"),
+    card_score = np.rint(offset - factor * model.intercept + points.sum(axis=1)).astype(np.int64)
+    names = np.array([f.name for f in model.features] + [None], dtype=object)
+    slots = min(MAX_REASONS, lost.shape[1])
+    order = np.argsort(-lost, axis=1, kind="stable")[:, :slots]
+    lost_points = np.take_along_axis(lost, order, axis=1)
+    order = np.where(lost_points > _EPSILON, order, len(names) - 1)  # no reason in this slot
+    reasons = (
+        pl.concat_list(
+            [pl.Series(f"r{k}", names[order[:, k]], dtype=pl.String()) for k in range(slots)]
+        ).list.drop_nulls()
+        if slots
+        else pl.lit([], dtype=pl.List(pl.String()))
     )
     keys = [c for c in ("merchant_id", "as_of") if c in frame.columns]
-    return pl.concat(
-        [frame.select(keys), result.select("pd_12m", "score", "grade", "reasons")], how="horizontal"
+    return (
+        frame.select(keys)
+        .with_columns(pl.Series("pd_12m", pd_12m), pl.Series("score", card_score))
+        .with_columns(policy.grade(pl.col("pd_12m")).alias("grade"), reasons.alias("reasons"))
     )
-
-
-def reason_text(feature: str, value: object) -> str:
-    """A plain-language reason for one feature and its value."""
-    known = FEATURES_BY_NAME.get(feature)
-    meaning = known.meaning if known else feature
-    unit = known.unit if known else ""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return f"{meaning[0].upper()}{meaning[1:]}: no data available"
-    if isinstance(value, float):
-        shown = (
-            f"{value:.2%}"
-            if unit == "share"
-            else f"{value:,.2f}"
-            if unit == "currency"
-            else f"{value:,.4g}"
-        )
-    else:
-        shown = str(value)
-    return f"{meaning[0].upper()}{meaning[1:]}: {shown}"
