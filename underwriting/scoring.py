@@ -155,7 +155,8 @@ def _reasons(compiled: list[_CompiledFeature], indices: list[np.ndarray], rows: 
     enum = pl.Enum(names)
     values = pl.Series(names, dtype=enum).gather(pl.Series(flat, dtype=pl.UInt32()))
     lists = pa.ListArray.from_arrays(pa.array(offsets), values.to_arrow())
-    return pl.Series("reasons", lists).cast(pl.List(enum))
+    # Arrow's dictionary arrives as a Categorical over the same names; it reads as text.
+    return pl.Series("reasons", lists)
 
 
 def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame:
@@ -171,9 +172,17 @@ def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame
     factor, offset = model.scaling.factor, model.scaling.offset
     card_score = np.rint(offset - factor * model.intercept + total).astype(np.int64)
     reasons = _reasons(compiled, indices, frame.height)
+    grades = [b.grade for b in policy.master_scale]
+    grade = pl.Series(grades, dtype=pl.Enum(grades)).gather(
+        pl.Series(policy.grade_index(pd_12m), dtype=pl.UInt32())
+    )
     keys = [c for c in ("merchant_id", "as_of") if c in frame.columns]
-    return (
-        frame.select(keys)
-        .with_columns(pl.Series("pd_12m", pd_12m), pl.Series("score", card_score))
-        .with_columns(policy.grade(pl.col("pd_12m")).alias("grade"), reasons.alias("reasons"))
+    return pl.DataFrame(
+        [
+            *(frame.get_column(k) for k in keys),
+            pl.Series("pd_12m", pd_12m),
+            pl.Series("score", card_score),
+            grade.alias("grade"),
+            reasons,
+        ]
     )
