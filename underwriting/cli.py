@@ -21,7 +21,7 @@ from underwriting.model import load_model, save_model
 from underwriting.model_report import model_report
 from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
 from underwriting.policy import load_policy
-from underwriting.reasons import reason_texts
+from underwriting.reasons import columns_needed, reason_texts
 from underwriting.registry import FEATURES
 from underwriting.scoring import score
 from underwriting.simulate import SimulationConfig, simulate
@@ -214,10 +214,10 @@ def _run_score(args: argparse.Namespace) -> int:
     features = _read_table(args.features)
     started = time.perf_counter()
     scored = score(model, policy, features)
-    explained = pl.concat(
-        [scored, features.select(m.name for m in model.features)], how="horizontal"
+    context = features.select(c for c in columns_needed(model) if c in features.columns)
+    explained = pl.concat([scored, context], how="horizontal").with_columns(
+        reason_texts(model, pl.col("reasons"), available=context.columns).alias("reason_texts")
     )
-    explained = explained.with_columns(reason_texts(model, pl.col("reasons")).alias("reason_texts"))
     result = explained.select(
         *scored.columns,
         "reason_texts",

@@ -295,6 +295,9 @@ def against_industry(own: pl.LazyFrame, benchmarks: pl.LazyFrame) -> pl.LazyFram
         pl.col("default_rate").alias("industry_default_rate"),
         pl.col("risk_tier").alias("industry_risk_tier"),
         pl.col("allowed").alias("industry_allowed"),
+        pl.col("median_monthly_sales").alias("industry_median_monthly_sales"),
+        pl.col("median_growth").alias("industry_median_growth"),
+        pl.col("median_volatility").alias("industry_median_volatility"),
         (pl.col("growth_yoy") - pl.col("median_growth")).alias("growth_vs_industry"),
         _ratio(pl.col("sales_volatility"), pl.col("median_volatility")).alias(
             "volatility_vs_industry"

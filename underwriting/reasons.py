@@ -7,6 +7,8 @@ sales over the last 365 days: 1.10%; the best band is below 0.21%".
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
 from underwriting.binning import OTHER
@@ -73,19 +75,55 @@ def _value_text(feature: ModelFeature) -> pl.Expr:
     return pl.when(number.is_null() | number.is_nan()).then(pl.lit("no data")).otherwise(shown)
 
 
-def reason_texts(model: Scorecard, reasons: pl.Expr) -> pl.Expr:
+def columns_needed(model: Scorecard) -> list[str]:
+    """The feature columns `reason_texts` reads: the model's, and their industry figures."""
+    names = [f.name for f in model.features]
+    benchmarks = [
+        FEATURES_BY_NAME[n].benchmark
+        for n in names
+        if n in FEATURES_BY_NAME and FEATURES_BY_NAME[n].benchmark
+    ]
+    return list(dict.fromkeys([*names, *(b for b in benchmarks if b)]))
+
+
+def _with_benchmark(available: Collection[str] | None, feature: str, text: pl.Expr) -> pl.Expr:
+    """Append the industry's comparable figure, where the registry names one and the frame
+    holds it (`available` None: assume it does)."""
+    known = FEATURES_BY_NAME.get(feature)
+    if known is None or known.benchmark is None:
+        return text
+    if available is not None and known.benchmark not in available:
+        return text
+    benchmark = FEATURES_BY_NAME[known.benchmark]
+    figure = pl.col(benchmark.name).cast(pl.Float64())
+    shown = (
+        figure.round(2).cast(pl.String())
+        if benchmark.unit == "currency"
+        else pl.format("{}%", (figure * 100).round(1))
+    )
+    return pl.format("{}; {} is {}", text, pl.lit(benchmark.meaning), shown)
+
+
+def reason_texts(
+    model: Scorecard, reasons: pl.Expr, available: Collection[str] | None = None
+) -> pl.Expr:
     """An expression turning a list of reason features into a list of sentences.
 
-    Evaluated in a frame that holds the model's feature columns.
+    Evaluated in a frame that holds the model's feature columns and the industry figures
+    (`industry_median_*`) that the registry quotes beside them.
     """
     texts: dict[str, pl.Expr] = {
-        f.name: pl.format(
-            "{}: {}; the best band is {}"
-            if isinstance(f.binning, NumericBinning)
-            else "{}: {}; merchants with this value default more often than with {}",
-            pl.lit(_meaning(f.name)),
-            _value_text(f),
-            pl.lit(best_band(f)),
+        f.name: _with_benchmark(
+            available,
+            f.name,
+            pl.format(
+                "{}: {}; the best band is {}"
+                if isinstance(f.binning, NumericBinning)
+                else "{}: {}; merchants with this value default more often than with {}",
+                pl.lit(_meaning(f.name)),
+                _value_text(f),
+                pl.lit(best_band(f)),
+            ),
         )
         for f in model.features
     }

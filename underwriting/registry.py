@@ -31,6 +31,10 @@ class Feature:
     dtype: pl.DataType
     direction: Direction
     scaling: Scaling
+    benchmark: str | None = None
+    """The feature holding the industry's comparable figure, quoted beside this one's value."""
+    context: bool = False
+    """Context for people (an industry figure), not a candidate for the model."""
 
 
 def _f(
@@ -41,8 +45,13 @@ def _f(
     direction: Direction,
     scaling: Scaling,
     dtype: pl.DataType | None = None,
+    *,
+    benchmark: str | None = None,
+    context: bool = False,
 ) -> Feature:
-    return Feature(name, unit, meaning, group, dtype or pl.Float64(), direction, scaling)
+    return Feature(
+        name, unit, meaning, group, dtype or pl.Float64(), direction, scaling, benchmark, context
+    )
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -68,7 +77,15 @@ FEATURES: tuple[Feature, ...] = (
     ),
     # Cash flow
     _f("sales_30d", "currency", "gross sales in the last 30 days", "cash flow", "safer", "sales"),
-    _f("sales_90d", "currency", "gross sales in the last 90 days", "cash flow", "safer", "sales"),
+    _f(
+        "sales_90d",
+        "currency",
+        "gross sales in the last 90 days",
+        "cash flow",
+        "safer",
+        "sales",
+        benchmark="industry_median_monthly_sales",
+    ),
     _f("sales_365d", "currency", "gross sales in the last 365 days", "cash flow", "safer", "sales"),
     _f(
         "avg_monthly_sales",
@@ -77,6 +94,7 @@ FEATURES: tuple[Feature, ...] = (
         "cash flow",
         "safer",
         "sales",
+        benchmark="industry_median_monthly_sales",
     ),
     _f(
         "growth_yoy",
@@ -85,6 +103,7 @@ FEATURES: tuple[Feature, ...] = (
         "cash flow",
         "safer",
         "invariant",
+        benchmark="industry_median_growth",
     ),
     _f(
         "growth_qoq",
@@ -101,6 +120,7 @@ FEATURES: tuple[Feature, ...] = (
         "cash flow",
         "riskier",
         "invariant",
+        benchmark="industry_median_volatility",
     ),
     _f(
         "zero_sales_share",
@@ -202,6 +222,7 @@ FEATURES: tuple[Feature, ...] = (
         "industry",
         "safer",
         "other",
+        benchmark="industry_median_monthly_sales",
     ),
     _f(
         "sales_industry_percentile",
@@ -210,6 +231,7 @@ FEATURES: tuple[Feature, ...] = (
         "industry",
         "safer",
         "other",
+        benchmark="industry_median_monthly_sales",
     ),
     _f(
         "growth_vs_industry",
@@ -218,6 +240,7 @@ FEATURES: tuple[Feature, ...] = (
         "industry",
         "safer",
         "invariant",
+        benchmark="industry_median_growth",
     ),
     _f(
         "volatility_vs_industry",
@@ -226,6 +249,7 @@ FEATURES: tuple[Feature, ...] = (
         "industry",
         "riskier",
         "invariant",
+        benchmark="industry_median_volatility",
     ),
     _f(
         "seasonal_adj_trend",
@@ -260,6 +284,33 @@ FEATURES: tuple[Feature, ...] = (
         None,
         "invariant",
         pl.Boolean(),
+    ),
+    _f(
+        "industry_median_monthly_sales",
+        "currency",
+        "median average monthly sales of the merchant's industry",
+        "industry",
+        None,
+        "invariant",
+        context=True,
+    ),
+    _f(
+        "industry_median_growth",
+        "ratio",
+        "median year-on-year growth of the merchant's industry",
+        "industry",
+        None,
+        "invariant",
+        context=True,
+    ),
+    _f(
+        "industry_median_volatility",
+        "ratio",
+        "median sales volatility of the merchant's industry",
+        "industry",
+        None,
+        "invariant",
+        context=True,
     ),
     # Exposure
     _f(
@@ -335,5 +386,6 @@ def markdown_table() -> str:
         "|---|---|---|---|---|",
     ]
     for f in FEATURES:
-        lines.append(f"| `{f.name}` | {f.group} | {f.unit} | {f.direction or '—'} | {f.meaning} |")
+        role = "context, not a model input" if f.context else f.direction or "—"
+        lines.append(f"| `{f.name}` | {f.group} | {f.unit} | {role} | {f.meaning} |")
     return "\n".join(lines)

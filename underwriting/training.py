@@ -97,6 +97,8 @@ def _candidates(frame: pl.DataFrame, options: TrainingOptions) -> tuple[list[str
     skip = {options.target, *options.exclude}
     if options.date_column:
         skip.add(options.date_column)
+    # Industry figures kept for people (registry "context") are never model candidates.
+    skip |= {f.name for f in FEATURES_BY_NAME.values() if f.context}
     names = (
         list(options.features) if options.features else [c for c in frame.columns if c not in skip]
     )

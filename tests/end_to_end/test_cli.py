@@ -153,6 +153,8 @@ def test_train_then_score(
     assert (lengths["reasons"] == lengths["reason_texts"]).all()
     texts = result.filter(pl.col("grade") == "G")["reason_texts"].explode().drop_nulls()
     assert texts.len() > 0 and texts.str.contains("best band|default more often").all()
+    everyone = result["reason_texts"].explode().drop_nulls()
+    assert everyone.str.contains("of the merchant's industry is").any()  # industry figure quoted
 
 
 def test_train_refuses_a_non_binary_target(

@@ -139,6 +139,8 @@ def test_against_industry(features: dict[str, dict[str, object]]) -> None:
     assert a["industry_default_rate"] == 0.06
     assert a["industry_risk_tier"] == 3
     assert a["industry_allowed"] is True
+    assert (a["industry_median_monthly_sales"], a["industry_median_growth"]) == (3000.0, 0.1)
+    assert a["industry_median_volatility"] == 0.2
 
 
 def test_thin_file_gives_defined_values(features: dict[str, dict[str, object]]) -> None:
