@@ -17,6 +17,8 @@ from typing import Literal
 
 import numpy as np
 
+from underwriting.model import CategoricalBinning, NumericBinning
+
 Trend = Literal["ascending", "descending"]
 """How the bad rate moves as the feature's value rises."""
 
@@ -33,33 +35,19 @@ class BinningLimits:
     min_category_share: float = 0.02
 
 
-@dataclass(frozen=True)
-class NumericBins:
-    """Bins of a numeric feature: bin i holds edges[i-1] <= x < edges[i] (open ends)."""
-
-    edges: tuple[float, ...]
-    woe: tuple[float, ...]
-    counts: tuple[int, ...]
-    bads: tuple[int, ...]
-    missing_woe: float
-    missing_count: int
-    missing_bads: int
-    trend: Trend
-
-    def index(self, values: np.ndarray) -> np.ndarray:
-        """Bin number of each value; -1 for missing (NaN)."""
-        found = np.searchsorted(np.asarray(self.edges, dtype=float), values, side="right")
-        return np.where(np.isnan(values), -1, found)
+def bin_index(binning: NumericBinning, values: np.ndarray) -> np.ndarray:
+    """Each value's bin number: the count of edges at or below it (int8, exact, fast);
+    missing values (NaN) get len(edges) + 1, the missing bin after the regular ones."""
+    index = np.zeros(values.size, dtype=np.int8)
+    for edge in binning.edges:
+        np.add(index, values >= edge, out=index, casting="unsafe")
+    index[np.isnan(values)] = len(binning.edges) + 1
+    return index
 
 
-@dataclass(frozen=True)
-class CategoricalBins:
-    """Bins of a categorical feature: one per category, OTHER for rare and unseen ones."""
-
-    categories: tuple[str, ...]
-    woe: tuple[float, ...]
-    counts: tuple[int, ...]
-    bads: tuple[int, ...]
+def woe_table(binning: NumericBinning) -> np.ndarray:
+    """WoE per bin as `bin_index` numbers them: the regular bins, then the missing bin."""
+    return np.append(np.asarray(binning.woe, dtype=float), binning.missing_woe)
 
 
 def woe(bads: np.ndarray, goods: np.ndarray, total_bads: int, total_goods: int) -> np.ndarray:
@@ -139,7 +127,7 @@ def infer_trend(values: np.ndarray, bad: np.ndarray) -> Trend:
 
 def bin_numeric(
     values: np.ndarray, bad: np.ndarray, trend: Trend, limits: BinningLimits = BinningLimits()
-) -> NumericBins:
+) -> NumericBinning:
     """Monotone bins of a numeric feature; NaN marks missing values."""
     values = np.asarray(values, dtype=float)
     bad = np.asarray(bad, dtype=bool)
@@ -180,7 +168,7 @@ def bin_numeric(
             total_goods,
         )[0]
     )
-    return NumericBins(
+    return NumericBinning(
         edges=tuple(float(e) for e in edges),
         woe=tuple(float(w) for w in weights),
         counts=tuple(int(c) for c in counts),
@@ -194,7 +182,7 @@ def bin_numeric(
 
 def bin_categorical(
     values: Sequence[str | None], bad: np.ndarray, limits: BinningLimits = BinningLimits()
-) -> CategoricalBins:
+) -> CategoricalBinning:
     """A bin per category holding at least `min_category_share`; the rest pool in OTHER."""
     labels = np.array(["" if v is None else str(v) for v in values], dtype=object)
     bad = np.asarray(bad, dtype=bool)
@@ -219,7 +207,7 @@ def bin_categorical(
         total_bads,
         total_goods,
     )
-    return CategoricalBins(
+    return CategoricalBinning(
         categories=tuple(categories),
         woe=tuple(float(w) for w in weights),
         counts=tuple(counts),

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from underwriting.errors import PolicyError
+from underwriting.metrics import Discrimination
 from underwriting.policy import Scaling
 
 FORMAT: Final = "underwriting.scorecard/1"
@@ -72,15 +73,6 @@ class Dropped(_Frozen):
     reason: str
 
 
-class SplitMetrics(_Frozen):
-    rows: int
-    bads: int
-    auc: float
-    gini: float
-    ks: float
-    brier: float
-
-
 class GradeCalibration(_Frozen):
     grade: str
     rows: int
@@ -97,7 +89,7 @@ class Training(_Frozen):
     columns: tuple[str, ...]
     split: dict[str, Any]
     selection: dict[str, float]
-    metrics: dict[str, SplitMetrics]
+    metrics: dict[str, Discrimination]
     calibration: tuple[GradeCalibration, ...]
     hosmer_lemeshow: dict[str, float]
     policy_version: str

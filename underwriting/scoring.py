@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from underwriting.binning import bin_index, woe_table
 from underwriting.errors import InputError
 from underwriting.model import CategoricalBinning, NumericBinning, Scorecard
 from underwriting.policy import Policy
@@ -39,13 +40,13 @@ def _compile(model: Scorecard) -> list[_CompiledFeature]:
     compiled = []
     for feature in model.features:
         binning = feature.binning
-        points = -factor * feature.coefficient * np.asarray(binning.woe, dtype=float)
-        if isinstance(binning, NumericBinning):
-            table = np.append(points, -factor * feature.coefficient * binning.missing_woe)
-            best = float(points.max())
-        else:
-            table = points  # OTHER is already the last bin
-            best = float(points.max())
+        regular = -factor * feature.coefficient * np.asarray(binning.woe, dtype=float)
+        table = (
+            -factor * feature.coefficient * woe_table(binning)
+            if isinstance(binning, NumericBinning)
+            else regular  # OTHER is already the last bin
+        )
+        best = float(regular.max())
         compiled.append(_CompiledFeature(feature.name, binning, table, best))
     return compiled
 
@@ -54,13 +55,7 @@ def _bin_index(feature: _CompiledFeature, column: pl.Series) -> np.ndarray:
     """Each row's bin number; the last number is the missing (or OTHER) bin."""
     binning = feature.binning
     if isinstance(binning, NumericBinning):
-        values = column.cast(pl.Float64()).to_numpy()  # nulls arrive as NaN
-        # Counting the edges at or below a value is a fast, exact binary-search-free lookup.
-        index = np.zeros(values.size, dtype=np.int8)
-        for edge in binning.edges:
-            np.add(index, values >= edge, out=index, casting="unsafe")
-        index[np.isnan(values)] = feature.table.size - 1
-        return index
+        return bin_index(binning, column.cast(pl.Float64()).to_numpy())  # nulls arrive as NaN
     lookup = {category: i for i, category in enumerate(binning.categories)}
     other = len(binning.categories) - 1
     codes: np.ndarray = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,13 +23,13 @@ from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from underwriting.binning import (
     BinningLimits,
-    CategoricalBins,
-    NumericBins,
     Trend,
     bin_categorical,
+    bin_index,
     bin_numeric,
     infer_trend,
     information_value,
+    woe_table,
 )
 from underwriting.errors import InputError
 from underwriting.metrics import discrimination, hosmer_lemeshow
@@ -40,7 +40,6 @@ from underwriting.model import (
     ModelFeature,
     NumericBinning,
     Scorecard,
-    SplitMetrics,
     Training,
 )
 from underwriting.policy import Policy
@@ -119,7 +118,7 @@ def _candidates(frame: pl.DataFrame, options: TrainingOptions) -> tuple[list[str
 
 def _bin(
     name: str, column: pl.Series, bad: np.ndarray, limits: BinningLimits
-) -> tuple[NumericBins | CategoricalBins, str]:
+) -> tuple[NumericBinning | CategoricalBinning, str]:
     if column.dtype.is_numeric():
         values = column.cast(pl.Float64()).fill_nan(None).to_numpy().astype(float)
         declared = FEATURES_BY_NAME.get(name)
@@ -131,15 +130,11 @@ def _bin(
     return bin_categorical(labels, bad, limits), "data"
 
 
-def _woe_column(bins: NumericBins | CategoricalBins, column: pl.Series) -> np.ndarray:
-    if isinstance(bins, NumericBins):
-        values = column.cast(pl.Float64()).fill_nan(None).to_numpy().astype(float)
-        index = bins.index(values)
-        woe = np.asarray(bins.woe, dtype=float)
-        result: np.ndarray = np.where(
-            index < 0, bins.missing_woe, woe[np.clip(index, 0, woe.size - 1)]
-        )
-        return result
+def _woe_column(bins: NumericBinning | CategoricalBinning, column: pl.Series) -> np.ndarray:
+    if isinstance(bins, NumericBinning):
+        values = column.cast(pl.Float64()).to_numpy()  # nulls arrive as NaN
+        numeric: np.ndarray = woe_table(bins).take(bin_index(bins, values))
+        return numeric
     lookup = {c: i for i, c in enumerate(bins.categories)}
     index = (
         column.cast(pl.String())
@@ -151,8 +146,8 @@ def _woe_column(bins: NumericBins | CategoricalBins, column: pl.Series) -> np.nd
     return mapped
 
 
-def _iv(bins: NumericBins | CategoricalBins) -> float:
-    if isinstance(bins, NumericBins):
+def _iv(bins: NumericBinning | CategoricalBinning) -> float:
+    if isinstance(bins, NumericBinning):
         return information_value(
             [*bins.bads, bins.missing_bads], [*bins.counts, bins.missing_count]
         )
@@ -249,12 +244,6 @@ def _select(
         return kept, dropped, result
 
 
-def _binning_record(bins: NumericBins | CategoricalBins) -> NumericBinning | CategoricalBinning:
-    if isinstance(bins, NumericBins):
-        return NumericBinning(**asdict(bins))
-    return CategoricalBinning(**asdict(bins))
-
-
 def split(
     frame: pl.DataFrame, options: TrainingOptions
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -310,7 +299,7 @@ def train(
 
     names, dropped = _candidates(frame, options)
     training = frame.filter(pl.Series(train_rows))
-    bins: dict[str, NumericBins | CategoricalBins] = {}
+    bins: dict[str, NumericBinning | CategoricalBinning] = {}
     sources: dict[str, str] = {}
     for name in names:
         bins[name], sources[name] = _bin(
@@ -326,7 +315,7 @@ def train(
     features = tuple(
         ModelFeature(
             name=n,
-            binning=_binning_record(bins[n]),
+            binning=bins[n],
             coefficient=float(params[i + 1]),
             std_error=float(errors[i + 1]),
             p_value=float(p_values[i + 1]),
@@ -346,7 +335,7 @@ def train(
     _, _, pd_12m = score_arrays(draft, frame)
     parts = {"train": train_rows, "test": test, "out_of_time": out_of_time}
     metrics = {
-        part: SplitMetrics(**asdict(discrimination(pd_12m[mask], bad[mask])))
+        part: discrimination(pd_12m[mask], bad[mask])
         for part, mask in parts.items()
         if mask.any() and bad[mask].any() and not bad[mask].all()
     }

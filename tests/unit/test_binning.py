@@ -8,6 +8,7 @@ from underwriting.binning import (
     OTHER,
     BinningLimits,
     bin_categorical,
+    bin_index,
     bin_numeric,
     infer_trend,
     information_value,
@@ -34,8 +35,8 @@ def test_bins_follow_the_trend_and_hold_a_minimum_share() -> None:
     assert len(bins.counts) <= BinningLimits().max_bins
     assert sum(bins.counts) + bins.missing_count == x.size
     assert bins.missing_count == 400
-    index = bins.index(np.array([np.nan, -10.0, 10.0]))
-    assert index.tolist() == [-1, 0, len(bins.counts) - 1]
+    index = bin_index(bins, np.array([np.nan, -10.0, 10.0]))
+    assert index.tolist() == [len(bins.counts), 0, len(bins.counts) - 1]
 
 
 def test_a_direction_the_data_contradicts_leaves_one_flat_bin() -> None:
