@@ -17,7 +17,7 @@ import polars as pl
 from underwriting.metrics import auc
 from underwriting.model import load_model
 from underwriting.scoring import score_arrays
-from underwriting.training import options_of, split
+from underwriting.training import canonical_order, options_of, split
 
 
 def main() -> int:
@@ -33,6 +33,7 @@ def main() -> int:
     table = pl.read_parquet(args.train).join(
         pl.read_parquet(args.book / "ground_truth.parquet"), on=["merchant_id", "as_of"]
     )
+    table = canonical_order(table, options_of(model))
     _, _, out_of_time = split(table, options_of(model))
     holdout = table.filter(pl.Series(out_of_time))
     _, _, pd_12m = score_arrays(model, holdout)

@@ -319,7 +319,9 @@ def build_features(
     """
     features = against_industry(own_features(merchants, cashflow, traffic, as_of), benchmarks)
     schema = feature_schema()
-    return features.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+    return features.select(pl.col(name).cast(dtype) for name, dtype in schema.items()).sort(
+        KEY_COLUMNS
+    )
 
 
 __all__ = ["AsOfDates", "against_industry", "build_features", "own_features"]

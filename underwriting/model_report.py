@@ -20,7 +20,7 @@ from underwriting.policy import Policy
 from underwriting.reasons import format_value
 from underwriting.registry import FEATURES_BY_NAME
 from underwriting.scoring import score_arrays
-from underwriting.training import options_of, split, target_values
+from underwriting.training import canonical_order, options_of, split, target_values
 
 COLORS = {"train": "#1b9e77", "test": "#d95f02", "out_of_time": "#7570b3"}
 
@@ -75,6 +75,7 @@ def _bins_table(model: Scorecard) -> str:
 
 def model_report(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> str:
     """The report of `model` on its training table `frame`, as one HTML document."""
+    frame = canonical_order(frame, options_of(model))
     bad = target_values(frame, model.training.target)
     _, _, pd_12m = score_arrays(model, frame)
     score = model.scaling.offset - model.scaling.factor * np.log(pd_12m / (1 - pd_12m))

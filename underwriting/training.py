@@ -244,10 +244,17 @@ def _select(
         return kept, dropped, result
 
 
+def canonical_order(frame: pl.DataFrame, options: TrainingOptions) -> pl.DataFrame:
+    """The rows sorted by their keys (id columns, then date), when the table has them."""
+    keys = [c for c in (*options.exclude, options.date_column) if c and c in frame.columns]
+    return frame.sort(keys, maintain_order=True) if keys else frame
+
+
 def split(
     frame: pl.DataFrame, options: TrainingOptions
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Masks of the train, test and out-of-time rows: reproducible from the options."""
+    """Masks of the train, test and out-of-time rows of `frame` in canonical order:
+    reproducible from the options (see `canonical_order`)."""
     if options.out_of_time is not None:
         if not options.date_column or options.date_column not in frame.columns:
             raise InputError(
@@ -286,7 +293,12 @@ def train(
     fingerprint: str,
     progress: Progress = lambda _: None,
 ) -> Scorecard:
-    """Fit a scorecard to `frame`; returns the versioned artifact (not yet saved)."""
+    """Fit a scorecard to `frame`; returns the versioned artifact (not yet saved).
+
+    Rows are first put in the order of their keys (the excluded id columns and the date
+    column), so the same rows in any order give the same model, bit for bit.
+    """
+    frame = canonical_order(frame, options)
     bad = target_values(frame, options.target)
     train_rows, test, out_of_time = split(frame, options)
     if bad[train_rows].all() or not bad[train_rows].any():

