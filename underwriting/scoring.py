@@ -143,22 +143,10 @@ def _reason_codes(ranks: list[np.ndarray], indices: list[np.ndarray], slots: int
     return codes
 
 
-def _reasons(compiled: list[_CompiledFeature], indices: list[np.ndarray], rows: int) -> pl.Series:
-    """Per row, the features that lost the most points, most first, at most four.
-
-    The list ends once no feature lost points, so a feature at its best bin is never a
-    reason. Rows are ranked in two threads, and the lists are assembled in Arrow.
-    """
-    names = [f.name for f in compiled]
-    ranks = _loss_ranks(compiled)
-    slots = min(MAX_REASONS, len(names))
-    bounds = np.linspace(0, rows, _THREADS + 1).astype(int)
-    with ThreadPoolExecutor(_THREADS) as pool:
-        parts = pool.map(
-            lambda span: _reason_codes(ranks, [i[span[0] : span[1]] for i in indices], slots),
-            pairwise(bounds),
-        )
-        codes = np.concatenate(list(parts)) if slots else np.empty((rows, 0), dtype=np.int16)
+def _reason_lists(names: list[str], codes: np.ndarray) -> pl.Series:
+    """Reason codes (rows x slots, -1 for none) as a list column of feature names, built
+    in Arrow straight from the codes."""
+    rows = codes.shape[0]
     present = codes >= 0
     offsets = np.zeros(rows + 1, dtype=np.int32)
     np.cumsum(present.sum(axis=1), out=offsets[1:])
@@ -173,16 +161,37 @@ def _reasons(compiled: list[_CompiledFeature], indices: list[np.ndarray], rows: 
 def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame:
     """PD, score, grade and up to four principal reasons (feature names) per row.
 
-    The score is the scorecard's sum: intercept points plus each feature's points.
+    The score is the scorecard's sum: intercept points plus each feature's points. Reasons
+    are the features that lost the most points, most first; the list ends once no feature
+    lost points, so a feature at its best bin is never a reason. Rows are worked in two
+    halves in parallel; each row's arithmetic is the same whichever half it is in.
     """
     if len(model.features) > 255:
         raise InputError("a scorecard of more than 255 features cannot rank reasons; select fewer")
     compiled = _compile(model)
     indices = _bin_indices(compiled, frame)
-    total, pd_12m = _pd(model, compiled, indices, frame.height)
+    ranks = _loss_ranks(compiled)
+    slots = min(MAX_REASONS, len(compiled))
+    rows = frame.height
+
+    def block(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        part = [index[span[0] : span[1]] for index in indices]
+        total, pd_part = _pd(model, compiled, part, span[1] - span[0])
+        codes = (
+            _reason_codes(ranks, part, slots)
+            if slots
+            else np.empty((span[1] - span[0], 0), np.int16)
+        )
+        return total, pd_part, codes
+
+    bounds = np.linspace(0, rows, _THREADS + 1).astype(int)
+    with ThreadPoolExecutor(_THREADS) as pool:
+        blocks = list(pool.map(block, pairwise(int(b) for b in bounds)))
+    total = np.concatenate([b[0] for b in blocks])
+    pd_12m = np.concatenate([b[1] for b in blocks])
+    codes = np.concatenate([b[2] for b in blocks])
     factor, offset = model.scaling.factor, model.scaling.offset
     card_score = np.rint(offset - factor * model.intercept + total).astype(np.int64)
-    reasons = _reasons(compiled, indices, frame.height)
     grades = [b.grade for b in policy.master_scale]
     grade = pl.Series(grades, dtype=pl.Enum(grades)).gather(
         pl.Series(policy.grade_index(pd_12m), dtype=pl.UInt32())
@@ -194,6 +203,6 @@ def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame
             pl.Series("pd_12m", pd_12m),
             pl.Series("score", card_score),
             grade.alias("grade"),
-            reasons,
+            _reason_lists([f.name for f in compiled], codes),
         ]
     )
