@@ -23,6 +23,7 @@ from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
 from underwriting.policy import load_policy
 from underwriting.reasons import columns_needed, reason_texts
 from underwriting.registry import FEATURES
+from underwriting.rules import check_rule_set
 from underwriting.scoring import score
 from underwriting.simulate import SimulationConfig, simulate
 from underwriting.training import TrainingOptions, train
@@ -260,6 +261,23 @@ def _run_report_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_rules_check(args: argparse.Namespace) -> int:
+    problems, rule_set = check_rule_set(args.dir)
+    if rule_set is None:
+        print(f"{args.dir}: {len(problems)} problem(s); the engine refuses this rule set")
+        for problem in problems:
+            print(f"  {problem}")
+        return 1
+    kinds = ", ".join(
+        f"{sum(r.kind == k for r in rule_set.rules)} {k}"
+        for k in ("knockout", "refer", "grade_cap", "limit_cap")
+    )
+    print(
+        f"{args.dir}: rule set {rule_set.version} is valid ({len(rule_set.rules)} rules: {kinds})"
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="underwrite", description="Small-business credit underwriting engine."
@@ -348,6 +366,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     scorer.add_argument("--out", type=Path, required=True, help="scores to write (.parquet)")
     scorer.set_defaults(run=_run_score)
+
+    rules = commands.add_parser("rules", help="work with rule sets")
+    rule_commands = rules.add_subparsers(dest="rules_command", required=True)
+    checker = rule_commands.add_parser(
+        "check", help="validate a rule set; exit 1 with every problem"
+    )
+    checker.add_argument(
+        "dir", type=Path, nargs="?", default=Path("rules/v1"), help="rule-set folder"
+    )
+    checker.set_defaults(run=_run_rules_check)
 
     report = commands.add_parser("report", help="write a report for a person to read")
     kinds = report.add_subparsers(dest="kind", required=True)

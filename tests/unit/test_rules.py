@@ -1,0 +1,106 @@
+"""Rule sets as data: v1 is valid and runs on real features; each kind of breakage in a
+corpus of broken rule sets is rejected by `rules check` with its own message."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.conftest import RULES_V1
+from underwriting.cli import main
+from underwriting.errors import PolicyError
+from underwriting.rules import check_rule_set, load_rule_set
+
+GOOD_RULE = """
+[[rule]]
+id = "KO-TENURE"
+kind = "knockout"
+condition = "tenure_days < 180"
+reason_code = "R02"
+reason = "The business has traded with us for less than six months"
+"""
+
+
+def broken(tmp_path: Path, rules: str, policy: str | None = None) -> Path:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "rules.toml").write_text(rules)
+    if policy is None:
+        shutil.copy(RULES_V1 / "policy.toml", folder / "policy.toml")
+    else:
+        (folder / "policy.toml").write_text(policy)
+    return folder
+
+
+def test_v1_is_valid_and_versioned() -> None:
+    rule_set = load_rule_set(RULES_V1)
+    assert rule_set.version.startswith("v1+")
+    kinds = {r.kind for r in rule_set.rules}
+    assert kinds == {"knockout", "refer", "grade_cap", "limit_cap"}
+    assert [r.id for r in rule_set.rules] == sorted(r.id for r in rule_set.rules)
+
+
+def test_v1_conditions_run_on_real_features(training_table: pl.DataFrame) -> None:
+    rule_set = load_rule_set(RULES_V1)
+    fired = training_table.select(
+        pl.col("industry_code"),
+        *(rule_set.condition(r) for r in rule_set.rules),
+        *(rule_set.cap(r).alias(f"cap {r.id}") for r in rule_set.rules if r.kind == "limit_cap"),
+    )
+    gambling = pl.col("industry_code") == "7995"
+    assert fired.filter(gambling)["KO-INDUSTRY"].all()
+    assert not fired.filter(~gambling)["KO-INDUSTRY"].any()
+    conditions = fired.select(r.id for r in rule_set.rules)
+    assert all(dtype == pl.Boolean() for dtype in conditions.dtypes)
+    assert conditions.null_count().sum_horizontal().item() == 0  # missing data: not fired
+    assert sum(conditions.select(pl.all().any()).row(0)) >= 10  # most rules fire somewhere
+
+
+@pytest.mark.parametrize(
+    ("rules", "policy", "expected"),
+    [
+        ("[[rule]\nid = 1", None, "not valid TOML"),
+        (GOOD_RULE.replace("tenure_days", "tenure_years"), None, "[KO-TENURE]: condition uses unknown feature(s) tenure_years"),
+        (GOOD_RULE.replace("tenure_days < 180", "tenure_days <<< 180"), None, "[KO-TENURE]: condition is not valid SQL"),
+        (GOOD_RULE + GOOD_RULE, None, "[KO-TENURE]: duplicate id"),
+        (GOOD_RULE.replace('kind = "knockout"', 'kind = "grade_cap"'), None, "[KO-TENURE]: rule: a grade_cap rule needs `grade`"),
+        (GOOD_RULE.replace('kind = "knockout"', 'kind = "limit_cap"'), None, "a limit_cap rule needs `cap`"),
+        (GOOD_RULE.replace('kind = "knockout"', 'kind = "grade_cap"\ngrade = "Z"'), None, "grade 'Z' is not on the master scale"),
+        (GOOD_RULE.replace('kind = "knockout"', 'kind = "decline"'), None, "[KO-TENURE]: kind: Input should be 'knockout', 'refer', 'grade_cap' or 'limit_cap'"),
+        (GOOD_RULE.replace('reason_code = "R02"\n', ""), None, "[KO-TENURE]: reason_code: Field required"),
+        (GOOD_RULE.replace('kind = "knockout"', 'kind = "limit_cap"\ncap = "avg_monthly_salez * 2"'), None, "cap uses unknown feature(s) avg_monthly_salez"),
+        (GOOD_RULE, "[scorecard]\nbase_score = 600\nbase_odds = 30\npoints_to_double_odds = 20\n[[master_scale]]\ngrade = 'A'\npd_max = 0.05\n[[master_scale]]\ngrade = 'B'\npd_max = 0.02\n[[master_scale]]\ngrade = 'C'\npd_max = 1.0\n", "pd_max must strictly increase"),
+        (GOOD_RULE, "[scorecard]\nbase_score = 600\nbase_odds = 30\npoints_to_double_odds = 20\n[[master_scale]]\ngrade = 'A'\npd_max = 0.05\n[[master_scale]]\ngrade = 'B'\npd_max = 0.5\n", "the last master_scale band must have pd_max = 1.0"),
+        (GOOD_RULE, "[scorecard]\nbase_score = 600\nbase_odds = 30\npoints_to_double_odds = 20\n[[master_scale]]\ngrade = 'A'\npd_max = 0.05\n[[master_scale]]\ngrade = 'A'\npd_max = 1.0\n", "grades must be distinct"),
+        ("something = 1\n" + GOOD_RULE, None, "unknown top-level key(s) something"),
+    ],
+    ids=[
+        "toml", "unknown-feature", "bad-sql", "duplicate-id", "grade-cap-without-grade", "limit-cap-without-cap",
+        "grade-not-on-scale", "unknown-kind", "missing-field", "cap-unknown-feature", "bands-out-of-order",
+        "bands-leave-a-gap", "duplicate-grade", "stray-key",
+    ],
+)  # fmt: skip
+def test_broken_rule_sets_are_rejected_with_their_own_message(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    rules: str,
+    policy: str | None,
+    expected: str,
+) -> None:
+    folder = broken(tmp_path, rules, policy)
+    problems, rule_set = check_rule_set(folder)
+    assert rule_set is None
+    assert any(expected in str(p) for p in problems), [str(p) for p in problems]
+    assert main(["rules", "check", str(folder)]) == 1
+    printed = capsys.readouterr().out
+    assert expected in printed and "the engine refuses this rule set" in printed
+    with pytest.raises(PolicyError, match="cannot be used"):
+        load_rule_set(folder)
+
+
+def test_rules_check_passes_v1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "check", str(RULES_V1)]) == 0
+    assert "is valid (15 rules" in capsys.readouterr().out

@@ -1,0 +1,192 @@
+"""Rule sets as data: `rules/<version>/rules.toml` beside `policy.toml`.
+
+Each rule has an id, a kind, a condition (an SQL boolean expression over feature names,
+compiled by `polars.sql_expr`: parsed, never evaluated as Python), a reason code and a
+plain-language reason. Kinds: `knockout` (decline), `refer` (to a loan officer),
+`grade_cap` (grade no better than `grade`), `limit_cap` (limit no higher than the SQL
+expression `cap`). A condition that is null for a merchant (missing data) does not fire;
+write `x IS NULL OR ...` to fire on missing data.
+
+`check_rule_set` reports every problem with its file, rule id and fix; `load_rule_set`
+refuses a rule set with any problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from underwriting.errors import PolicyError
+from underwriting.policy import Policy, load_policy
+from underwriting.registry import FEATURES_BY_NAME
+
+Kind = Literal["knockout", "refer", "grade_cap", "limit_cap"]
+
+
+class Rule(BaseModel):
+    """One rule of a rule set, as written in rules.toml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9_-]*$")
+    kind: Kind
+    condition: str = Field(min_length=1)
+    reason_code: str = Field(min_length=1)
+    reason: str = Field(min_length=10)
+    grade: str | None = None
+    cap: str | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Rule:
+        if self.kind == "grade_cap" and self.grade is None:
+            raise ValueError("a grade_cap rule needs `grade`, the best grade it allows")
+        if self.kind == "limit_cap" and self.cap is None:
+            raise ValueError("a limit_cap rule needs `cap`, an SQL expression for the ceiling")
+        if self.kind != "grade_cap" and self.grade is not None:
+            raise ValueError(f"`grade` belongs to grade_cap rules, not {self.kind}; remove it")
+        if self.kind != "limit_cap" and self.cap is not None:
+            raise ValueError(f"`cap` belongs to limit_cap rules, not {self.kind}; remove it")
+        return self
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A reason a rule set cannot be used: where, which rule, and what to do."""
+
+    file: str
+    rule_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file} [{self.rule_id}]" if self.rule_id else self.file
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A checked rule set: its policy, rules (sorted by id) and version."""
+
+    name: str
+    version: str
+    policy: Policy
+    rules: tuple[Rule, ...]
+
+    def condition(self, rule: Rule) -> pl.Expr:
+        """The rule's condition as a polars expression; null (missing data) is false."""
+        return pl.sql_expr(rule.condition).fill_null(False).alias(rule.id)
+
+    def cap(self, rule: Rule) -> pl.Expr:
+        """The ceiling of a limit_cap rule as a polars expression."""
+        assert rule.cap is not None
+        return pl.sql_expr(rule.cap).cast(pl.Float64()).alias(rule.id)
+
+
+def _sql_problems(path: str, rule_id: str, field: str, text: str) -> list[Problem]:
+    try:
+        expression = pl.sql_expr(text)
+    except Exception as error:  # polars raises several error types for bad SQL
+        first = str(error).splitlines()[0]
+        return [Problem(path, rule_id, f"{field} is not valid SQL ({first}); fix the expression")]
+    unknown = sorted(set(expression.meta.root_names()) - set(FEATURES_BY_NAME))
+    if unknown:
+        return [
+            Problem(
+                path,
+                rule_id,
+                f"{field} uses unknown feature(s) {', '.join(unknown)}; use names from "
+                "docs/features.md",
+            )
+        ]
+    return []
+
+
+def _read_rules(path: Path) -> tuple[list[dict[str, Any]], list[Problem]]:
+    try:
+        document = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return [], [Problem(str(path), None, "no rules file; every rule set needs rules.toml")]
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        return [], [Problem(str(path), None, f"not valid TOML ({error}); fix the syntax")]
+    extra = sorted(set(document) - {"rule"})
+    problems = []
+    if extra:
+        message = f"unknown top-level key(s) {', '.join(extra)}; rules go in [[rule]] tables"
+        problems.append(Problem(str(path), None, message))
+    entries = document.get("rule", [])
+    if not isinstance(entries, list):
+        return [], [
+            *problems,
+            Problem(str(path), None, "`rule` must be an array of [[rule]] tables"),
+        ]
+    return entries, problems
+
+
+def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
+    """Every problem of the rule set in `folder`, and the rule set when there are none."""
+    problems: list[Problem] = []
+    try:
+        policy: Policy | None = load_policy(folder)[0]
+    except PolicyError as error:
+        problems.append(Problem(str(folder / "policy.toml"), None, str(error).split(": ", 1)[-1]))
+        policy = None
+    path = folder / "rules.toml"
+    entries, found = _read_rules(path)
+    problems += found
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(entries, start=1):
+        rule_id = (
+            str(entry.get("id", f"rule #{position}"))
+            if isinstance(entry, dict)
+            else f"rule #{position}"
+        )
+        try:
+            rule = Rule.model_validate(entry)
+        except ValidationError as error:
+            for e in error.errors():
+                field = ".".join(str(p) for p in e["loc"]) or "rule"
+                message = str(e["msg"]).removeprefix("Value error, ")
+                problems.append(Problem(str(path), rule_id, f"{field}: {message}"))
+            continue
+        if rule.id in seen:
+            problems.append(Problem(str(path), rule.id, "duplicate id; give every rule its own id"))
+            continue
+        seen.add(rule.id)
+        problems += _sql_problems(str(path), rule.id, "condition", rule.condition)
+        if rule.cap is not None:
+            problems += _sql_problems(str(path), rule.id, "cap", rule.cap)
+        if rule.grade is not None and policy is not None:
+            grades = [b.grade for b in policy.master_scale]
+            if rule.grade not in grades:
+                problems.append(
+                    Problem(
+                        str(path),
+                        rule.id,
+                        f"grade {rule.grade!r} is not on the master scale {grades}",
+                    )
+                )
+        rules.append(rule)
+    if problems or policy is None:
+        return problems, None
+    digest = hashlib.sha256(
+        (folder / "policy.toml").read_bytes() + b"\0" + path.read_bytes()
+    ).hexdigest()[:12]
+    ordered = tuple(sorted(rules, key=lambda r: r.id))
+    return [], RuleSet(folder.name, f"{folder.name}+{digest}", policy, ordered)
+
+
+def load_rule_set(folder: Path) -> RuleSet:
+    """The checked rule set in `folder`; any problem is a PolicyError listing them all."""
+    problems, rule_set = check_rule_set(folder)
+    if rule_set is None:
+        listed = "\n  ".join(str(p) for p in problems)
+        raise PolicyError(
+            f"rule set {folder} cannot be used ({len(problems)} problem(s)):\n  {listed}"
+        )
+    return rule_set
