@@ -298,6 +298,7 @@ def against_industry(own: pl.LazyFrame, benchmarks: pl.LazyFrame) -> pl.LazyFram
         pl.col("median_monthly_sales").alias("industry_median_monthly_sales"),
         pl.col("median_growth").alias("industry_median_growth"),
         pl.col("median_volatility").alias("industry_median_volatility"),
+        pl.col("max_limit").alias("industry_max_limit"),
         (pl.col("growth_yoy") - pl.col("median_growth")).alias("growth_vs_industry"),
         _ratio(pl.col("sales_volatility"), pl.col("median_volatility")).alias(
             "volatility_vs_industry"

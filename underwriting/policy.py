@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import tomllib
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -45,13 +46,52 @@ class Band(BaseModel):
     pd_max: float = Field(gt=0, le=1)
 
 
+class GradeLimit(BaseModel):
+    """The limit parameters of one grade."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grade: str = Field(min_length=1)
+    multiple: float = Field(gt=0, le=6)
+    holdback: float = Field(gt=0, le=0.3)
+
+
+class Limits(BaseModel):
+    """Limit parameters: term, fee, LGD, stress, loan bounds and unit, and per grade."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    term_days: int = Field(gt=0, le=1095)
+    fee: float = Field(ge=0, le=1)
+    lgd: float = Field(gt=0, le=1)
+    stress: float = Field(gt=0, le=1)
+    min_loan: int = Field(gt=0)
+    max_loan: int = Field(gt=0)
+    loan_unit: int = Field(gt=0)
+    grade: tuple[GradeLimit, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Limits:
+        if self.min_loan > self.max_loan:
+            raise ValueError(f"min_loan {self.min_loan} is above max_loan {self.max_loan}")
+        if self.min_loan % self.loan_unit or self.max_loan % self.loan_unit:
+            raise ValueError("min_loan and max_loan must be whole multiples of loan_unit")
+        multiples = [g.multiple for g in self.grade]
+        if any(worse > better for better, worse in pairwise(multiples)):
+            raise ValueError(
+                f"multiples must not rise from the best grade to the worst; got {multiples}"
+            )
+        return self
+
+
 class Policy(BaseModel):
-    """The policy parameters the model needs: scaling and master scale."""
+    """The policy parameters: scaling, master scale and (for decisions) limits."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     scorecard: Scaling
     master_scale: tuple[Band, ...] = Field(min_length=2)
+    limits: Limits | None = None
 
     @model_validator(mode="after")
     def _bands_cover_zero_to_one(self) -> Policy:
@@ -68,6 +108,10 @@ class Policy(BaseModel):
         grades = [b.grade for b in self.master_scale]
         if len(set(grades)) != len(grades):
             raise ValueError(f"master_scale grades must be distinct; got {grades}")
+        if self.limits is not None and [g.grade for g in self.limits.grade] != grades:
+            raise ValueError(
+                f"limits.grade must list the master-scale grades in the same order {grades}"
+            )
         return self
 
     def grade_index(self, pd_12m: np.ndarray) -> np.ndarray:

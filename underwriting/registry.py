@@ -312,6 +312,15 @@ FEATURES: tuple[Feature, ...] = (
         "invariant",
         context=True,
     ),
+    _f(
+        "industry_max_limit",
+        "currency",
+        "largest advance the lender makes to the merchant's industry",
+        "industry",
+        None,
+        "invariant",
+        context=True,
+    ),
     # Exposure
     _f(
         "existing_exposure",
