@@ -36,13 +36,14 @@ model: $(MODEL)
 
 # Build what is missing from the embedded defaults (a simulated sample book, the default
 # model), then validate the sample, build its features, score it, and write the model
-# report and one merchant's page.
+# report and one merchant's page, and decide that merchant.
 run: install $(MODEL)
 	@test -f $(DATA)/merchants.parquet || $(BIN)/underwrite simulate --out $(DATA) --merchants $(MERCHANTS) --as-of $(AS_OF) --cohorts 1
 	$(BIN)/underwrite features --data $(DATA) --as-of $(AS_OF) --out out/features.parquet --summary
 	$(BIN)/underwrite score --model $(MODEL) --features out/features.parquet --out out/scores.parquet
 	$(BIN)/underwrite report model --model $(MODEL) --data $(TRAINING)/train.parquet --out out/model-report.html
 	$(BIN)/underwrite report merchant --data $(DATA) --merchant M00000001 --as-of $(AS_OF) --out out/merchant-M00000001.html
+	$(BIN)/underwrite decide --data $(DATA) --merchant M00000001 --as-of $(AS_OF)
 
 lint: install
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
+from underwriting.decisions import Application, Engine
 from underwriting.errors import InputError, UnderwritingError
 from underwriting.features import build_features
 from underwriting.loader import open_portfolio
@@ -23,7 +25,7 @@ from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
 from underwriting.policy import load_policy
 from underwriting.reasons import columns_needed, reason_texts
 from underwriting.registry import FEATURES
-from underwriting.rules import check_rule_set
+from underwriting.rules import check_rule_set, load_rule_set
 from underwriting.scoring import score
 from underwriting.simulate import SimulationConfig, simulate
 from underwriting.training import TrainingOptions, train
@@ -278,6 +280,46 @@ def _run_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_decide(args: argparse.Namespace) -> int:
+    portfolio = open_portfolio(args.data, as_of=args.as_of)
+    mine = pl.col("merchant_id") == args.merchant
+    benchmarks = portfolio.industry_benchmarks.kept.collect()
+    engine = Engine(load_model(args.model), load_rule_set(args.rules), benchmarks)
+    raw = {
+        t.table.name: t.kept.filter(mine).collect()
+        for t in (portfolio.merchants, portfolio.cashflow, portfolio.traffic)
+    }
+    if raw["merchants"].is_empty():
+        held = portfolio.quarantine().filter(mine & (pl.col("table") == "merchants")).collect()
+        why = "; ".join(held["reason"]) or "no such merchant_id"
+        raise InputError(f"merchants: merchant {args.merchant} cannot be decided: {why}")
+    decision = engine.decide(
+        Application(raw["merchants"], raw["cashflow"], raw["traffic"], args.as_of)
+    )
+    if args.json:
+        print(json.dumps(decision, default=str, indent=2))
+        return 0
+    print(
+        f"Merchant {decision['merchant_id']} as of {decision['as_of']}: {decision['outcome'].upper()}"
+    )
+    bound = (
+        "" if decision["outcome"] == "decline" else f" (bound by {decision['binding_constraint']})"
+    )
+    print(f"  limit            {decision['limit']:>12,}{bound}")
+    print(f"  grade            {decision['grade']:>12}   (model grade {decision['model_grade']})")
+    print(f"  PD (12 months)   {decision['pd_12m']:>12.2%}   score {decision['score']}")
+    print(
+        f"  daily repayment  {decision['daily_repayment']:>12,.2f}   expected loss {decision['expected_loss']:,.2f}"
+    )
+    print("  reasons:")
+    for code, text in zip(decision["reason_codes"], decision["reasons"], strict=True):
+        print(f"    [{code}] {text}")
+    print(f"  rules fired: {', '.join(decision['rules_fired']) or 'none'}")
+    print(f"  model {decision['model_version']}, rule set {decision['rule_set_version']}")
+    print(f"  sales against the industry: underwrite report merchant --merchant {args.merchant}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="underwrite", description="Small-business credit underwriting engine."
@@ -366,6 +408,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     scorer.add_argument("--out", type=Path, required=True, help="scores to write (.parquet)")
     scorer.set_defaults(run=_run_score)
+
+    decider = commands.add_parser("decide", help="decide one merchant from the data folder")
+    decider.add_argument("--data", type=Path, required=True, help="folder with the input tables")
+    decider.add_argument("--merchant", required=True, help="merchant_id")
+    decider.add_argument("--as-of", type=_date, required=True, help="YYYY-MM-DD")
+    decider.add_argument(
+        "--model", type=Path, default=Path("models/scorecard.json"), help="model artifact"
+    )
+    decider.add_argument("--rules", type=Path, default=Path("rules/v1"), help="rule-set folder")
+    decider.add_argument("--json", action="store_true", help="print the decision as JSON")
+    decider.set_defaults(run=_run_decide)
 
     rules = commands.add_parser("rules", help="work with rule sets")
     rule_commands = rules.add_subparsers(dest="rules_command", required=True)

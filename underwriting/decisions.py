@@ -15,12 +15,17 @@ outcome, never an error; a single decision is this function on a one-row frame.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
-from underwriting.errors import PolicyError
+from underwriting.contract import CASHFLOW, MERCHANTS, TRAFFIC
+from underwriting.errors import InputError, PolicyError
+from underwriting.features import build_features
 from underwriting.limits import apply_limits
+from underwriting.loader import validate
 from underwriting.model import Scorecard
 from underwriting.reasons import columns_needed, reason_texts
 from underwriting.rules import Rule, RuleSet
@@ -40,11 +45,22 @@ _KIND_ORDER = {"knockout": 0, "refer": 1, "grade_cap": 2, "limit_cap": 3}
 
 
 @dataclass(frozen=True)
+class Application:
+    """One merchant's raw data: profile (one row), daily cash flow and traffic, as-of date."""
+
+    merchant: pl.DataFrame
+    cashflow: pl.DataFrame
+    traffic: pl.DataFrame
+    as_of: dt.date
+
+
+@dataclass(frozen=True)
 class Engine:
-    """A scorecard and a checked rule set: everything a decision needs."""
+    """A scorecard, a checked rule set and the industry benchmarks: all a decision needs."""
 
     model: Scorecard
     rules: RuleSet
+    benchmarks: pl.DataFrame | None = None
 
     def __post_init__(self) -> None:
         if self.rules.policy.limits is None:
@@ -55,6 +71,41 @@ class Engine:
     def decide_frame(self, features: pl.DataFrame) -> pl.DataFrame:
         """Decisions for every row of a feature table (see the module's docstring)."""
         return decide(self.model, self.rules, features)
+
+    def decide(self, application: Application) -> dict[str, Any]:
+        """One merchant's decision from its raw data: the batch path on a one-row frame.
+
+        Rows that fail validation are left out of the features (as in a batch); a profile
+        that fails validation is an InputError naming the field and the reason.
+        """
+        if self.benchmarks is None:
+            raise PolicyError(
+                "this engine has no industry benchmarks; load it with them to decide from raw data"
+            )
+        as_of = application.as_of
+        profile = validate(
+            MERCHANTS,
+            application.merchant.lazy(),
+            source="application",
+            as_of=as_of,
+            industry_codes=self.benchmarks.get_column("industry_code"),
+        )
+        merchant, held = pl.collect_all([profile.kept, profile.quarantine])
+        if merchant.height != 1:
+            why = (
+                "; ".join(held["reason"].to_list())
+                or f"{application.merchant.height} profile rows given"
+            )
+            raise InputError(f"merchants: the application needs exactly one valid profile: {why}")
+        ids = merchant.get_column("merchant_id")
+        daily = [
+            validate(table, frame.lazy(), source="application", as_of=as_of, merchant_ids=ids).kept
+            for table, frame in ((CASHFLOW, application.cashflow), (TRAFFIC, application.traffic))
+        ]
+        features = build_features(
+            merchant.lazy(), daily[0], daily[1], self.benchmarks.lazy(), as_of
+        ).collect()
+        return self.decide_frame(features).row(0, named=True)
 
 
 def _ordered(rules: tuple[Rule, ...]) -> list[Rule]:

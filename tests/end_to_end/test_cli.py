@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +10,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.conftest import RULES_V1
 from underwriting.cli import main
+from underwriting.decisions import decide
+from underwriting.model import Scorecard, save_model
+from underwriting.policy import Policy
 from underwriting.registry import feature_schema
+from underwriting.rules import load_rule_set
 
 
 def test_simulate_then_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -177,3 +183,37 @@ def test_train_refuses_a_non_binary_target(
         == 2
     )
     assert "must be binary" in capsys.readouterr().err
+
+
+def test_decide_one_merchant_from_raw_data_equals_the_batch(
+    small_book: Path,
+    trained: tuple[Scorecard, Policy],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model, _ = trained
+    model_path = tmp_path / "model.json"
+    save_model(model, model_path)
+    features = tmp_path / "features.parquet"
+    assert (
+        main(
+            ["features", "--data", str(small_book), "--as-of", "2026-10-01", "--out", str(features)]
+        )
+        == 0
+    )
+    batch = decide(model, load_rule_set(RULES_V1), pl.read_parquet(features))
+    capsys.readouterr()
+    for merchant in ("M00000003", "M00000042"):
+        assert main(["decide", "--data", str(small_book), "--merchant", merchant, "--as-of", "2026-10-01",
+                     "--model", str(model_path), "--json"]) == 0  # fmt: skip
+        single = json.loads(capsys.readouterr().out)
+        expected = batch.filter(pl.col("merchant_id") == merchant).row(0, named=True)
+        assert single["outcome"] == expected["outcome"]
+        assert single["limit"] == expected["limit"]
+        assert single["pd_12m"] == expected["pd_12m"]
+        assert single["reasons"] == expected["reasons"]
+        assert single["rule_set_version"].startswith("v1+")
+    assert main(["decide", "--data", str(small_book), "--merchant", "M00000003", "--as-of", "2026-10-01",
+                 "--model", str(model_path)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "Merchant M00000003 as of 2026-10-01:" in printed and "reasons:" in printed
