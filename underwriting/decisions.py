@@ -117,6 +117,11 @@ def decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataF
     limits = rules.policy.limits
     if limits is None:
         raise PolicyError(f"rule set {rules.version} has no [limits]; decisions need them")
+    missing = [c for c in _LIMIT_INPUTS if c not in features.columns]
+    if missing:
+        raise InputError(
+            f"features table lacks {', '.join(missing)}; rebuild it with `underwrite features`"
+        )
     scored = score(model, rules.policy, features)
     grades = [b.grade for b in rules.policy.master_scale]
     rank = {g: i for i, g in enumerate(grades)}

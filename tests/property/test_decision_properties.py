@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import RULES_V1
 from underwriting.decisions import Engine, decide
+from underwriting.errors import InputError
 from underwriting.model import Scorecard
 from underwriting.policy import Policy
 from underwriting.rules import Kind, Rule, RuleSet, load_rule_set
@@ -131,3 +132,10 @@ def test_rule_order_does_not_matter(
     )
     sample = training_table.slice(0, 500)
     assert decide(model, reversed_set, sample).equals(decide(model, RULE_SET, sample))
+
+
+def test_a_feature_table_without_the_limit_inputs_is_refused(
+    trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
+) -> None:
+    with pytest.raises(InputError, match="lacks industry_max_limit; rebuild it"):
+        decide(trained[0], RULE_SET, training_table.drop("industry_max_limit"))

@@ -1,0 +1,99 @@
+"""Decision benchmarks: decisions per second from features, and the latency of one
+decision from raw data through Engine.decide.
+
+    python benchmarks/bench_decisions.py --features FEATURES.parquet --book BOOK --model MODEL.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_features import machine
+
+from underwriting.decisions import Application, Engine
+from underwriting.model import load_model
+from underwriting.rules import load_rule_set
+
+RULES = Path(__file__).resolve().parents[1] / "rules" / "v1"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--features", type=Path, required=True, help="feature table to decide")
+    parser.add_argument(
+        "--book", type=Path, required=True, help="data folder for raw single decisions"
+    )
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 10, 1))
+    parser.add_argument("--singles", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    benchmarks = pl.read_parquet(args.book / "industry_benchmarks.parquet")
+    engine = Engine(load_model(args.model), load_rule_set(RULES), benchmarks)
+
+    features = pl.read_parquet(args.features)
+    engine.decide_frame(features.head(1000))
+    times = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        decided = engine.decide_frame(features)
+        times.append(time.perf_counter() - started)
+    best = min(times)
+    print(
+        f"decide_frame: {decided.height:,} decisions (every field) in {best:.2f} s = {decided.height / best:,.0f} per second (best of {args.repeat})"
+    )
+
+    merchants = pl.read_parquet(args.book / "merchants.parquet").head(args.singles)
+    ids = merchants["merchant_id"]
+    cashflow = (
+        pl.scan_parquet(args.book / "cashflow")
+        .filter(pl.col("merchant_id").is_in(ids.implode()))
+        .collect()
+    )
+    traffic = (
+        pl.scan_parquet(args.book / "traffic")
+        .filter(pl.col("merchant_id").is_in(ids.implode()))
+        .collect()
+    )
+    by_id = {
+        "cashflow": cashflow.partition_by("merchant_id", as_dict=True),
+        "traffic": traffic.partition_by("merchant_id", as_dict=True),
+    }
+    applications = []
+    for row in merchants.iter_rows(named=True):
+        key = (row["merchant_id"],)
+        applications.append(
+            Application(
+                merchants.filter(pl.col("merchant_id") == row["merchant_id"]),
+                by_id["cashflow"].get(key, cashflow.clear()),
+                by_id["traffic"].get(key, traffic.clear()),
+                args.as_of,
+            )
+        )
+    engine.decide(applications[0])
+    latencies = []
+    for application in applications:
+        started = time.perf_counter()
+        engine.decide(application)
+        latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
+    days = [a.cashflow.height for a in applications]
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+    print(
+        f"Engine.decide from raw data: {len(latencies)} merchants with {min(days)}-{max(days)} days; "
+        f"median {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
