@@ -23,7 +23,7 @@ from underwriting.model import load_model, save_model
 from underwriting.model_report import model_report
 from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
 from underwriting.policy import load_policy
-from underwriting.reasons import columns_needed, reason_texts
+from underwriting.reasons import columns_needed, with_reason_texts
 from underwriting.registry import FEATURES
 from underwriting.rules import check_rule_set, load_rule_set
 from underwriting.scoring import score
@@ -218,8 +218,12 @@ def _run_score(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     scored = score(model, policy, features)
     context = features.select(c for c in columns_needed(model) if c in features.columns)
-    explained = pl.concat([scored, context], how="horizontal").with_columns(
-        reason_texts(model, pl.col("reasons"), available=context.columns).alias("reason_texts")
+    explained = with_reason_texts(
+        pl.concat([scored, context], how="horizontal"),
+        model,
+        "reasons",
+        "reason_texts",
+        available=context.columns,
     )
     result = explained.select(
         *scored.columns,

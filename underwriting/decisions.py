@@ -27,7 +27,7 @@ from underwriting.features import build_features
 from underwriting.limits import apply_limits
 from underwriting.loader import validate
 from underwriting.model import Scorecard
-from underwriting.reasons import columns_needed, reason_texts
+from underwriting.reasons import columns_needed, with_reason_texts
 from underwriting.rules import Rule, RuleSet
 from underwriting.scoring import MAX_REASONS, score
 
@@ -195,7 +195,7 @@ def decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataF
     rule_reasons = [pl.when(pl.col(r.id)).then(pl.lit(r.reason)) for r in ordered]
     rule_codes = [pl.when(pl.col(r.id)).then(pl.lit(r.reason_code)) for r in ordered]
     minimum_text = f"The affordable limit is below our minimum loan of {limits.min_loan:,}"
-    model_texts = reason_texts(model, pl.col("model_reasons"), available=limited.columns)
+    limited = with_reason_texts(limited, model, "model_reasons", "model_texts", limited.columns)
     decided = (
         limited.with_columns(outcome.alias("outcome"))
         .with_columns(
@@ -207,7 +207,7 @@ def decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataF
                 [*rule_reasons, pl.when(below & ~pl.col("__knockout")).then(pl.lit(minimum_text))]
             )
             .list.drop_nulls()
-            .list.concat(model_texts)
+            .list.concat(pl.col("model_texts"))
             .list.head(MAX_REASONS)
             .alias("reasons"),
             pl.concat_list(

@@ -104,16 +104,21 @@ def _with_benchmark(available: Collection[str] | None, feature: str, text: pl.Ex
     return pl.format("{}; {} is {}", text, pl.lit(benchmark.meaning), shown)
 
 
-def reason_texts(
-    model: Scorecard, reasons: pl.Expr, available: Collection[str] | None = None
-) -> pl.Expr:
-    """An expression turning a list of reason features into a list of sentences.
+def with_reason_texts(
+    frame: pl.DataFrame,
+    model: Scorecard,
+    reasons: str,
+    out: str,
+    available: Collection[str] | None = None,
+) -> pl.DataFrame:
+    """`frame` with a column `out`: the list of reason features in `reasons` as sentences.
 
-    Evaluated in a frame that holds the model's feature columns and the industry figures
-    (`industry_median_*`) that the registry quotes beside them.
+    `frame` holds the model's feature columns and the industry figures (`industry_median_*`)
+    that the registry quotes beside them. Each feature's sentence is formatted once per row;
+    the four reason slots then only pick among them.
     """
-    texts: dict[str, pl.Expr] = {
-        f.name: _with_benchmark(
+    texts = {
+        f"__text:{f.name}": _with_benchmark(
             available,
             f.name,
             pl.format(
@@ -129,9 +134,13 @@ def reason_texts(
     }
     sentences = []
     for k in range(4):
-        slot = reasons.list.get(k, null_on_oob=True)
+        slot = pl.col(reasons).list.get(k, null_on_oob=True).cast(pl.String())
         sentence: pl.Expr = pl.lit(None, dtype=pl.String())
-        for name, text in texts.items():
-            sentence = pl.when(slot == name).then(text).otherwise(sentence)
+        for f in model.features:
+            sentence = pl.when(slot == f.name).then(pl.col(f"__text:{f.name}")).otherwise(sentence)
         sentences.append(sentence)
-    return pl.concat_list(sentences).list.drop_nulls()
+    return (
+        frame.with_columns(expression.alias(name) for name, expression in texts.items())
+        .with_columns(pl.concat_list(sentences).list.drop_nulls().alias(out))
+        .drop(list(texts))
+    )
