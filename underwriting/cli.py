@@ -128,25 +128,35 @@ def _run_features(args: argparse.Namespace) -> int:
     return 0 if build.adds_up else 3
 
 
-def _run_report_merchant(args: argparse.Namespace) -> int:
+def _one_merchant(
+    args: argparse.Namespace, purpose: str
+) -> tuple[Application, pl.DataFrame, pl.DataFrame]:
+    """One merchant's validated rows from --data, the benchmarks, and its quarantined rows."""
     portfolio = open_portfolio(args.data, as_of=args.as_of)
     mine = pl.col("merchant_id") == args.merchant
-    merchant = portfolio.merchants.kept.filter(mine).collect()
-    held = portfolio.quarantine().filter(mine).collect()
+    merchant, cashflow, traffic, held = pl.collect_all(
+        [
+            portfolio.merchants.kept.filter(mine),
+            portfolio.cashflow.kept.filter(mine),
+            portfolio.traffic.kept.filter(mine),
+            portfolio.quarantine().filter(mine),
+        ]
+    )
     if merchant.is_empty():
         why = (
             "; ".join(held.filter(pl.col("table") == "merchants")["reason"])
             or "no such merchant_id"
         )
-        raise InputError(f"merchants: merchant {args.merchant} cannot be reported: {why}")
-    cashflow = portfolio.cashflow.kept.filter(mine).collect().lazy()
+        raise InputError(f"merchants: merchant {args.merchant} cannot be {purpose}: {why}")
     benchmarks = portfolio.industry_benchmarks.kept.collect()
+    return Application(merchant, cashflow, traffic, args.as_of), benchmarks, held
+
+
+def _run_report_merchant(args: argparse.Namespace) -> int:
+    application, benchmarks, held = _one_merchant(args, "reported")
+    merchant, cashflow = application.merchant, application.cashflow.lazy()
     features = build_features(
-        merchant.lazy(),
-        cashflow,
-        portfolio.traffic.kept.filter(mine),
-        benchmarks.lazy(),
-        args.as_of,
+        merchant.lazy(), cashflow, application.traffic.lazy(), benchmarks.lazy(), args.as_of
     ).collect()
     benchmark = benchmarks.filter(pl.col("industry_code") == merchant["industry_code"][0]).row(
         0, named=True
@@ -285,21 +295,9 @@ def _run_rules_check(args: argparse.Namespace) -> int:
 
 
 def _run_decide(args: argparse.Namespace) -> int:
-    portfolio = open_portfolio(args.data, as_of=args.as_of)
-    mine = pl.col("merchant_id") == args.merchant
-    benchmarks = portfolio.industry_benchmarks.kept.collect()
+    application, benchmarks, _ = _one_merchant(args, "decided")
     engine = Engine(load_model(args.model), load_rule_set(args.rules), benchmarks)
-    raw = {
-        t.table.name: t.kept.filter(mine).collect()
-        for t in (portfolio.merchants, portfolio.cashflow, portfolio.traffic)
-    }
-    if raw["merchants"].is_empty():
-        held = portfolio.quarantine().filter(mine & (pl.col("table") == "merchants")).collect()
-        why = "; ".join(held["reason"]) or "no such merchant_id"
-        raise InputError(f"merchants: merchant {args.merchant} cannot be decided: {why}")
-    decision = engine.decide(
-        Application(raw["merchants"], raw["cashflow"], raw["traffic"], args.as_of)
-    )
+    decision = engine.decide(application)
     if args.json:
         print(json.dumps(decision, default=str, indent=2))
         return 0
@@ -322,6 +320,16 @@ def _run_decide(args: argparse.Namespace) -> int:
     print(f"  model {decision['model_version']}, rule set {decision['rule_set_version']}")
     print(f"  sales against the industry: underwrite report merchant --merchant {args.merchant}")
     return 0
+
+
+def _model_and_rules(command: argparse.ArgumentParser) -> None:
+    """The --model and --rules options that every scoring command shares."""
+    command.add_argument(
+        "--model", type=Path, default=Path("models/scorecard.json"), help="model artifact"
+    )
+    command.add_argument(
+        "--rules", type=Path, default=Path("rules/v1"), help="rule-set folder (policy and rules)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -402,14 +410,9 @@ def _parser() -> argparse.ArgumentParser:
 
     scorer = commands.add_parser("score", help="PD, score, grade and reasons for a feature table")
     scorer.add_argument(
-        "--model", type=Path, default=Path("models/scorecard.json"), help="model artifact"
-    )
-    scorer.add_argument(
         "--features", type=Path, required=True, help="feature table (.parquet or .csv)"
     )
-    scorer.add_argument(
-        "--rules", type=Path, default=Path("rules/v1"), help="rule set with the master scale"
-    )
+    _model_and_rules(scorer)
     scorer.add_argument("--out", type=Path, required=True, help="scores to write (.parquet)")
     scorer.set_defaults(run=_run_score)
 
@@ -417,10 +420,7 @@ def _parser() -> argparse.ArgumentParser:
     decider.add_argument("--data", type=Path, required=True, help="folder with the input tables")
     decider.add_argument("--merchant", required=True, help="merchant_id")
     decider.add_argument("--as-of", type=_date, required=True, help="YYYY-MM-DD")
-    decider.add_argument(
-        "--model", type=Path, default=Path("models/scorecard.json"), help="model artifact"
-    )
-    decider.add_argument("--rules", type=Path, default=Path("rules/v1"), help="rule-set folder")
+    _model_and_rules(decider)
     decider.add_argument("--json", action="store_true", help="print the decision as JSON")
     decider.set_defaults(run=_run_decide)
 
@@ -448,14 +448,9 @@ def _parser() -> argparse.ArgumentParser:
         "model", help="ROC, KS, calibration, coefficients and bins (HTML)"
     )
     model_page.add_argument(
-        "--model", type=Path, default=Path("models/scorecard.json"), help="model artifact"
-    )
-    model_page.add_argument(
         "--data", type=Path, required=True, help="the table the model was trained on"
     )
-    model_page.add_argument(
-        "--rules", type=Path, default=Path("rules/v1"), help="rule set with the master scale"
-    )
+    _model_and_rules(model_page)
     model_page.add_argument("--out", type=Path, required=True, help="HTML file to write")
     model_page.set_defaults(run=_run_report_model)
     return parser

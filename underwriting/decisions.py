@@ -27,6 +27,7 @@ from underwriting.features import build_features
 from underwriting.limits import apply_limits
 from underwriting.loader import validate
 from underwriting.model import Scorecard
+from underwriting.policy import Limits
 from underwriting.reasons import columns_needed, with_reason_texts
 from underwriting.rules import Rule, RuleSet
 from underwriting.scoring import MAX_REASONS, score
@@ -63,10 +64,7 @@ class Engine:
     benchmarks: pl.DataFrame | None = None
 
     def __post_init__(self) -> None:
-        if self.rules.policy.limits is None:
-            raise PolicyError(
-                f"rule set {self.rules.version} has no [limits] in policy.toml; decisions need them"
-            )
+        _limits(self.rules)  # refuse a rule set without limits when the engine is built
 
     def decide_frame(self, features: pl.DataFrame) -> pl.DataFrame:
         """Decisions for every row of a feature table (see the module's docstring)."""
@@ -108,15 +106,21 @@ class Engine:
         return self.decide_frame(features).row(0, named=True)
 
 
+def _limits(rules: RuleSet) -> Limits:
+    if rules.policy.limits is None:
+        raise PolicyError(
+            f"rule set {rules.version} has no [limits] in policy.toml; decisions need them"
+        )
+    return rules.policy.limits
+
+
 def _ordered(rules: tuple[Rule, ...]) -> list[Rule]:
     return sorted(rules, key=lambda r: (_KIND_ORDER[r.kind], r.id))
 
 
 def decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataFrame:
     """Decisions for every row of `features`; rows keep their order."""
-    limits = rules.policy.limits
-    if limits is None:
-        raise PolicyError(f"rule set {rules.version} has no [limits]; decisions need them")
+    limits = _limits(rules)
     missing = [c for c in _LIMIT_INPUTS if c not in features.columns]
     if missing:
         raise InputError(

@@ -13,7 +13,6 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from underwriting.errors import PolicyError
@@ -119,15 +118,6 @@ class Policy(BaseModel):
         bounds = np.array([b.pd_max for b in self.master_scale[:-1]])
         index: np.ndarray = np.searchsorted(bounds, pd_12m, side="right")
         return index
-
-    def grade(self, pd_12m: pl.Expr) -> pl.Expr:
-        """The master-scale grade of each PD."""
-        expression = pl.lit(self.master_scale[-1].grade)
-        for band in reversed(self.master_scale[:-1]):
-            expression = (
-                pl.when(pd_12m < band.pd_max).then(pl.lit(band.grade)).otherwise(expression)
-            )
-        return expression
 
 
 def load_policy(rules_dir: Path) -> tuple[Policy, str]:

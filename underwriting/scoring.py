@@ -75,13 +75,16 @@ def _bin_indices(compiled: list[_CompiledFeature], frame: pl.DataFrame) -> list[
         return list(pool.map(lambda f: _bin_index(f, frame.get_column(f.name)), compiled))
 
 
-def _pd(
-    model: Scorecard, compiled: list[_CompiledFeature], indices: list[np.ndarray], rows: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _points(compiled: list[_CompiledFeature], indices: list[np.ndarray]) -> list[np.ndarray]:
+    """Each feature's points per row, looked up from its bin numbers."""
+    return [f.table.take(i) for f, i in zip(compiled, indices, strict=True)]
+
+
+def _pd(model: Scorecard, points: list[np.ndarray], rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Total points (summed feature by feature, so always in the same order) and PD."""
     total = np.zeros(rows)
-    for feature, index in zip(compiled, indices, strict=True):
-        total += feature.table.take(index)
+    for feature_points in points:
+        total += feature_points
     # logit(PD) = intercept + sum(coefficient x WoE) = intercept - (sum of points) / factor
     logit = model.intercept - total / model.scaling.factor
     return total, 1.0 / (1.0 + np.exp(-logit))
@@ -93,13 +96,10 @@ def score_arrays(
     """Points (rows x features), points lost against each feature's best bin, and PD."""
     compiled = _compile(model)
     indices = _bin_indices(compiled, frame)
-    points = (
-        np.column_stack([f.table.take(i) for f, i in zip(compiled, indices, strict=True)])
-        if compiled
-        else np.zeros((frame.height, 0))
-    )
+    columns = _points(compiled, indices)
+    points = np.column_stack(columns) if compiled else np.zeros((frame.height, 0))
     lost = np.array([f.best for f in compiled])[None, :] - points
-    _, pd_12m = _pd(model, compiled, indices, frame.height)
+    _, pd_12m = _pd(model, columns, frame.height)
     return points, lost, pd_12m
 
 
@@ -176,7 +176,7 @@ def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame
 
     def block(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         part = [index[span[0] : span[1]] for index in indices]
-        total, pd_part = _pd(model, compiled, part, span[1] - span[0])
+        total, pd_part = _pd(model, _points(compiled, part), span[1] - span[0])
         codes = (
             _reason_codes(ranks, part, slots)
             if slots

@@ -220,28 +220,20 @@ def _select(
         result = _fit(woe, kept, bad)
         coefficients = np.asarray(result.params)[1:]
         p_values = np.asarray(result.pvalues)[1:]
+        # Drop one feature at a time and refit: first any wrong sign, then any weak one.
         if kept and coefficients.min() <= 0:
             worst = int(np.argmin(coefficients))
-            dropped.append(
-                Dropped(
-                    feature=kept[worst],
-                    reason=f"fitted coefficient {coefficients[worst]:.3f} contradicts the direction of its bins (must be positive on the WoE scale)",
-                )
+            reason = (
+                f"fitted coefficient {coefficients[worst]:.3f} contradicts the direction of its "
+                "bins (must be positive on the WoE scale)"
             )
-            kept.pop(worst)
-            continue
-        if kept and p_values.max() > options.max_p_value:
+        elif kept and p_values.max() > options.max_p_value:
             worst = int(np.argmax(p_values))
-            dropped.append(
-                Dropped(
-                    feature=kept[worst],
-                    reason=f"p-value {p_values[worst]:.3f} above {options.max_p_value}",
-                )
-            )
-            kept.pop(worst)
-            continue
-        progress(f"fitted logistic regression on {len(kept)} features")
-        return kept, dropped, result
+            reason = f"p-value {p_values[worst]:.3f} above {options.max_p_value}"
+        else:
+            progress(f"fitted logistic regression on {len(kept)} features")
+            return kept, dropped, result
+        dropped.append(Dropped(feature=kept.pop(worst), reason=reason))
 
 
 def canonical_order(frame: pl.DataFrame, options: TrainingOptions) -> pl.DataFrame:
