@@ -42,15 +42,18 @@ def main() -> int:
 
     features = pl.read_parquet(args.features)
     engine.decide_frame(features.head(1000))
-    times = []
-    for _ in range(args.repeat):
-        started = time.perf_counter()
-        decided = engine.decide_frame(features)
-        times.append(time.perf_counter() - started)
-    best = min(times)
-    print(
-        f"decide_frame: {decided.height:,} decisions (every field) in {best:.2f} s = {decided.height / best:,.0f} per second (best of {args.repeat})"
-    )
+    for words, what in ((False, "reasons as codes"), (True, "codes and sentences")):
+        times = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            decided = engine.decide_frame(features, words=words)
+            times.append(time.perf_counter() - started)
+        best, median = min(times), statistics.median(times)
+        print(
+            f"decide_frame, {what}: {decided.height:,} decisions x {decided.width} fields; "
+            f"best {best:.2f} s = {decided.height / best:,.0f}/s, median {median:.2f} s = "
+            f"{decided.height / median:,.0f}/s ({args.repeat} runs)"
+        )
 
     merchants = pl.read_parquet(args.book / "merchants.parquet").head(args.singles)
     ids = merchants["merchant_id"]
@@ -80,18 +83,25 @@ def main() -> int:
             )
         )
     engine.decide(applications[0])
-    latencies = []
+    stages: dict[str, list[float]] = {"features_of": [], "decide_frame": [], "Engine.decide": []}
     for application in applications:
         started = time.perf_counter()
+        features_one = engine.features_of(application)
+        between = time.perf_counter()
+        engine.decide_frame(features_one)
+        stages["features_of"].append((between - started) * 1000)
+        stages["decide_frame"].append((time.perf_counter() - between) * 1000)
+        started = time.perf_counter()
         engine.decide(application)
-        latencies.append((time.perf_counter() - started) * 1000)
-    latencies.sort()
+        stages["Engine.decide"].append((time.perf_counter() - started) * 1000)
     days = [a.cashflow.height for a in applications]
-    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
     print(
-        f"Engine.decide from raw data: {len(latencies)} merchants with {min(days)}-{max(days)} days; "
-        f"median {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms"
+        f"one decision from raw data: {len(applications)} merchants, {min(days)}-{max(days)} days"
     )
+    for stage, latencies in stages.items():
+        latencies.sort()
+        p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+        print(f"  {stage:14} median {statistics.median(latencies):6.1f} ms, p99 {p99:6.1f} ms")
     return 0
 
 

@@ -240,3 +240,30 @@ def _nice_ceiling_float(value: float) -> float:
         if candidate >= value:
             return candidate
     return float(10 ** (exponent + 1))
+
+
+def text_band_chart(points: Sequence[BandPoint], width: int = 36) -> list[str]:
+    """The band chart for a terminal: one line per period, the value as a bar (█, ▓ where
+    it covers the band) over the band (░, median │), then the value and where it sits."""
+    top = max([max(p.value, p.high) for p in points], default=0.0) or 1.0
+
+    def column(amount: float) -> int:
+        return min(width - 1, max(0, round(amount / top * (width - 1))))
+
+    lines = []
+    for p in points:
+        bar = column(p.value) if p.value > 0 else -1
+        low, middle, high = column(p.low), column(p.middle), column(p.high)
+        cells = [
+            "│"
+            if c == middle
+            else ("▓" if c <= bar else "░")
+            if low <= c <= high
+            else "█"
+            if c <= bar
+            else " "
+            for c in range(width)
+        ]
+        where = "below" if p.value < p.low else "above" if p.value > p.high else "within"
+        lines.append(f"{p.label:>7} {''.join(cells)} {p.value:>12,.0f}  {where}")
+    return lines

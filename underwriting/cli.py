@@ -14,11 +14,12 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
+from underwriting.charts import text_band_chart
 from underwriting.decisions import Application, Engine
 from underwriting.errors import InputError, UnderwritingError
 from underwriting.features import build_features
 from underwriting.loader import open_portfolio
-from underwriting.merchant_report import merchant_report, sales_against_industry
+from underwriting.merchant_report import band_points, merchant_report, sales_against_industry
 from underwriting.model import load_model, save_model
 from underwriting.model_report import model_report
 from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
@@ -318,7 +319,16 @@ def _run_decide(args: argparse.Namespace) -> int:
         print(f"    [{code}] {text}")
     print(f"  rules fired: {', '.join(decision['rules_fired']) or 'none'}")
     print(f"  model {decision['model_version']}, rule set {decision['rule_set_version']}")
-    print(f"  sales against the industry: underwrite report merchant --merchant {args.merchant}")
+    industry = application.merchant["industry_code"][0]
+    benchmark = benchmarks.filter(pl.col("industry_code") == industry).row(0, named=True)
+    periods = sales_against_industry(application.cashflow.lazy(), benchmark, args.as_of, 12)
+    print(
+        f"  30-day sales against {benchmark['industry_name']} "
+        "(░/▓ industry middle half, │ median, seasonally adjusted):"
+    )
+    for line in text_band_chart(band_points(periods)):
+        print(f"    {line}")
+    print(f"  every feature and a chart: underwrite report merchant --merchant {args.merchant}")
     return 0
 
 

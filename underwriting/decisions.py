@@ -19,18 +19,20 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from underwriting.contract import CASHFLOW, MERCHANTS, TRAFFIC
 from underwriting.errors import InputError, PolicyError
 from underwriting.features import build_features
 from underwriting.limits import apply_limits
+from underwriting.lists import first_present, token_lists
 from underwriting.loader import validate
 from underwriting.model import Scorecard
 from underwriting.policy import Limits
 from underwriting.reasons import columns_needed, with_reason_texts
 from underwriting.rules import Rule, RuleSet
-from underwriting.scoring import MAX_REASONS, score
+from underwriting.scoring import MAX_REASONS, grade_series, score_arrays_of
 
 OUTCOMES = ("approve", "refer", "decline")
 BELOW_MINIMUM = "LIMIT-BELOW-MINIMUM"
@@ -66,15 +68,20 @@ class Engine:
     def __post_init__(self) -> None:
         _limits(self.rules)  # refuse a rule set without limits when the engine is built
 
-    def decide_frame(self, features: pl.DataFrame) -> pl.DataFrame:
-        """Decisions for every row of a feature table (see the module's docstring)."""
-        return decide(self.model, self.rules, features)
+    def decide_frame(self, features: pl.DataFrame, *, words: bool = True) -> pl.DataFrame:
+        """Decisions for every row of a feature table (see `decide`), with the reasons in
+        words beside their codes unless `words` is false (portfolio runs keep the codes;
+        the sentences follow from them, the features and the versions)."""
+        decisions = decide(self.model, self.rules, features)
+        return in_words(decisions, features, self.model, self.rules) if words else decisions
 
-    def decide(self, application: Application) -> dict[str, Any]:
-        """One merchant's decision from its raw data: the batch path on a one-row frame.
+    def features_of(self, application: Application) -> pl.DataFrame:
+        """One merchant's features from its raw data, validated as a batch would be.
 
         Rows that fail validation are left out of the features (as in a batch); a profile
-        that fails validation is an InputError naming the field and the reason.
+        that fails validation is an InputError naming the field and the reason. Validation
+        and features run as one query on the in-memory engine: on one merchant's rows,
+        planning costs more than the work.
         """
         if self.benchmarks is None:
             raise PolicyError(
@@ -88,22 +95,24 @@ class Engine:
             as_of=as_of,
             industry_codes=self.benchmarks.get_column("industry_code"),
         )
-        merchant, held = pl.collect_all([profile.kept, profile.quarantine])
-        if merchant.height != 1:
+        ids = application.merchant.get_column("merchant_id").cast(pl.String(), strict=False)
+        daily = [
+            validate(table, frame.lazy(), source="application", as_of=as_of, merchant_ids=ids).kept
+            for table, frame in ((CASHFLOW, application.cashflow), (TRAFFIC, application.traffic))
+        ]
+        query = build_features(profile.kept, daily[0], daily[1], self.benchmarks.lazy(), as_of)
+        held, features = pl.collect_all([profile.quarantine, query], engine="in-memory")
+        if features.height != 1:
             why = (
                 "; ".join(held["reason"].to_list())
                 or f"{application.merchant.height} profile rows given"
             )
             raise InputError(f"merchants: the application needs exactly one valid profile: {why}")
-        ids = merchant.get_column("merchant_id")
-        daily = [
-            validate(table, frame.lazy(), source="application", as_of=as_of, merchant_ids=ids).kept
-            for table, frame in ((CASHFLOW, application.cashflow), (TRAFFIC, application.traffic))
-        ]
-        features = build_features(
-            merchant.lazy(), daily[0], daily[1], self.benchmarks.lazy(), as_of
-        ).collect()
-        return self.decide_frame(features).row(0, named=True)
+        return features
+
+    def decide(self, application: Application) -> dict[str, Any]:
+        """One merchant's decision from its raw data: the batch path on a one-row frame."""
+        return self.decide_frame(self.features_of(application)).row(0, named=True)
 
 
 def _limits(rules: RuleSet) -> Limits:
@@ -119,140 +128,120 @@ def _ordered(rules: tuple[Rule, ...]) -> list[Rule]:
 
 
 def decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataFrame:
-    """Decisions for every row of `features`; rows keep their order."""
+    """Decisions for every row of `features`; rows keep their order.
+
+    Reasons are codes here (rule reason codes, LIMIT-BELOW-MINIMUM, model feature names);
+    `in_words` turns them into sentences. The work is columnar: rules are evaluated in one
+    polars pass, the outcome and lists are assembled from arrays.
+    """
     limits = _limits(rules)
     missing = [c for c in _LIMIT_INPUTS if c not in features.columns]
     if missing:
         raise InputError(
             f"features table lacks {', '.join(missing)}; rebuild it with `underwrite features`"
         )
-    scored = score(model, rules.policy, features)
+    rows = features.height
+    scores = score_arrays_of(model, rules.policy, features)
     grades = [b.grade for b in rules.policy.master_scale]
-    rank = {g: i for i, g in enumerate(grades)}
     ordered = _ordered(rules.rules)
-    fired = features.select(rules.condition(r) for r in ordered) if ordered else pl.DataFrame()
     caps = [r for r in ordered if r.kind == "limit_cap"]
-    cap_values = features.select(rules.cap(r).alias(f"cap:{r.id}") for r in caps) if caps else None
+    evaluated = features.select(
+        *(rules.condition(r) for r in ordered),
+        *(rules.cap(r).alias(f"cap:{r.id}") for r in caps),
+    )
+    fired = np.zeros((rows, len(ordered)), dtype=bool)
+    for j, rule in enumerate(ordered):
+        fired[:, j] = evaluated.get_column(rule.id).to_numpy()
 
-    def any_of(kind: str) -> pl.Expr:
-        names = [r.id for r in ordered if r.kind == kind]
-        return pl.any_horizontal(pl.col(names)) if names else pl.lit(False)
+    def any_of(kind: str) -> np.ndarray:
+        columns = [j for j, r in enumerate(ordered) if r.kind == kind]
+        found: np.ndarray = np.asarray(fired[:, columns].any(axis=1))
+        return found
 
-    grade_rank = pl.col("grade").cast(pl.String()).replace_strict(rank, return_dtype=pl.Int64())
-    capped = [
-        pl.when(pl.col(r.id)).then(pl.lit(rank[r.grade or grades[-1]])).otherwise(0)
-        for r in ordered
-        if r.kind == "grade_cap"
-    ]
-    final_rank = pl.max_horizontal(grade_rank, *capped) if capped else grade_rank
-    rule_cap = (
-        pl.min_horizontal(pl.when(pl.col(r.id)).then(pl.col(f"cap:{r.id}")) for r in caps)
-        if caps
-        else pl.lit(None, dtype=pl.Float64())
+    grade_index = scores.grade_index.astype(np.int64)
+    for j, rule in enumerate(ordered):
+        if rule.kind == "grade_cap":
+            capped_at = grades.index(rule.grade or grades[-1])
+            grade_index = np.where(fired[:, j], np.maximum(grade_index, capped_at), grade_index)
+    rule_cap = np.full(rows, np.inf)
+    for rule in caps:
+        ceiling = evaluated.get_column(f"cap:{rule.id}").to_numpy().astype(float)
+        applies = fired[:, ordered.index(rule)] & ~np.isnan(ceiling)
+        rule_cap = np.where(applies, np.minimum(rule_cap, ceiling), rule_cap)
+    grade = grade_series(rules.policy, grade_index)
+    limited = (
+        apply_limits(
+            features.select(_LIMIT_INPUTS).with_columns(
+                grade,
+                pl.Series("pd_12m", scores.pd_12m),
+                pl.Series("rule_cap", rule_cap).replace(np.inf, None),
+            ),
+            limits,
+        )
+        .select("limit", "binding_constraint", "expected_loss", "daily_repayment")
+        .collect(engine="in-memory")
     )
-    frame = (
-        pl.concat(
-            [
-                features.select(
-                    *_LIMIT_INPUTS,
-                    *(
-                        c
-                        for c in columns_needed(model)
-                        if c in features.columns and c not in _LIMIT_INPUTS
-                    ),
-                ),
-                scored.select(
-                    "pd_12m",
-                    "score",
-                    pl.col("grade").alias("model_grade"),
-                    pl.col("reasons").alias("model_reasons"),
-                ),
-                fired,
-                *([cap_values] if cap_values is not None else []),
-            ],
-            how="horizontal",
-        )
-        .with_columns(
-            pl.col("model_grade").cast(pl.String()).alias("grade"),
-        )
-        .with_columns(
-            final_rank.alias("__grade_rank"),
-            rule_cap.alias("rule_cap"),
-            any_of("knockout").alias("__knockout"),
-            any_of("refer").alias("__refer"),
-        )
-        .with_columns(
-            pl.col("__grade_rank")
-            .replace_strict(dict(enumerate(grades)), return_dtype=pl.String())
-            .alias("grade"),
-        )
-    )
-    limited = apply_limits(frame, limits).collect()
-    below = pl.col("limit") < limits.min_loan
-    outcome = (
-        pl.when(pl.col("__knockout") | below)
-        .then(pl.lit("decline"))
-        .when(pl.col("__refer"))
-        .then(pl.lit("refer"))
-        .otherwise(pl.lit("approve"))
-    )
-    rule_reasons = [pl.when(pl.col(r.id)).then(pl.lit(r.reason)) for r in ordered]
-    rule_codes = [pl.when(pl.col(r.id)).then(pl.lit(r.reason_code)) for r in ordered]
-    minimum_text = f"The affordable limit is below our minimum loan of {limits.min_loan:,}"
-    limited = with_reason_texts(limited, model, "model_reasons", "model_texts", limited.columns)
-    decided = (
-        limited.with_columns(outcome.alias("outcome"))
-        .with_columns(
-            pl.when(pl.col("outcome") == "decline")
-            .then(0)
-            .otherwise(pl.col("limit"))
-            .alias("limit"),
-            pl.concat_list(
-                [*rule_reasons, pl.when(below & ~pl.col("__knockout")).then(pl.lit(minimum_text))]
-            )
-            .list.drop_nulls()
-            .list.concat(pl.col("model_texts"))
-            .list.head(MAX_REASONS)
-            .alias("reasons"),
-            pl.concat_list(
-                [*rule_codes, pl.when(below & ~pl.col("__knockout")).then(pl.lit(BELOW_MINIMUM))]
-            )
-            .list.drop_nulls()
-            .list.concat(pl.col("model_reasons").cast(pl.List(pl.String())))
-            .list.head(MAX_REASONS)
-            .alias("reason_codes"),
-            pl.concat_list([pl.when(pl.col(r.id)).then(pl.lit(r.id)) for r in ordered])
-            .list.drop_nulls()
-            .alias("rules_fired")
-            if ordered
-            else pl.lit([], dtype=pl.List(pl.String())).alias("rules_fired"),
-        )
-        .with_columns(
-            pl.when(pl.col("outcome") == "decline")
-            .then(0.0)
-            .otherwise(pl.col("expected_loss"))
-            .alias("expected_loss"),
-            pl.when(pl.col("outcome") == "decline")
-            .then(0.0)
-            .otherwise(pl.col("daily_repayment"))
-            .alias("daily_repayment"),
-        )
-    )
-    return decided.select(
-        "merchant_id",
-        "as_of",
-        "outcome",
-        "limit",
-        "grade",
-        "model_grade",
-        "pd_12m",
-        "score",
-        "reasons",
-        "reason_codes",
-        "rules_fired",
-        "binding_constraint",
-        "expected_loss",
-        "daily_repayment",
+    knockout = any_of("knockout")
+    below = limited.get_column("limit").to_numpy() < limits.min_loan
+    declined = knockout | below
+    outcome = np.where(declined, 2, np.where(any_of("refer"), 1, 0))
+
+    # Tokens, left to right: each fired rule, the below-minimum reason, the model's reasons.
+    n = len(ordered)
+    tokens = np.full((rows, n + 1 + scores.reasons.shape[1]), -1, dtype=np.int16)
+    rule_tokens = tokens[:, :n]
+    np.copyto(rule_tokens, np.arange(n, dtype=np.int16), where=fired)
+    tokens[:, n] = np.where(below & ~knockout, n, -1)
+    np.copyto(tokens[:, n + 1 :], scores.reasons + np.int16(n + 1), where=scores.reasons >= 0)
+    codes = first_present(tokens, MAX_REASONS)
+    vocabulary = [r.reason_code for r in ordered] + [BELOW_MINIMUM]
+    vocabulary += [f.name for f in model.features]
+
+    def unless_declined(column: str) -> pl.Expr:
+        zero = pl.lit(0, dtype=limited.schema[column])
+        return pl.when(pl.Series(declined)).then(zero).otherwise(pl.col(column)).alias(column)
+
+    return pl.DataFrame(
+        [
+            features.get_column("merchant_id"),
+            features.get_column("as_of"),
+            pl.Series("outcome", list(OUTCOMES), dtype=pl.Enum(OUTCOMES)).gather(
+                pl.Series(outcome, dtype=pl.UInt32())
+            ),
+            *limited.select(unless_declined("limit")),
+            grade,
+            grade_series(rules.policy, scores.grade_index, "model_grade"),
+            pl.Series("pd_12m", scores.pd_12m),
+            pl.Series("score", scores.score),
+            token_lists("reason_codes", codes, vocabulary),
+            token_lists("rules_fired", rule_tokens, [r.id for r in ordered]),
+            *limited.select(
+                "binding_constraint",
+                unless_declined("expected_loss"),
+                unless_declined("daily_repayment"),
+            ),
+        ]
+    ).with_columns(
         pl.lit(model.version).alias("model_version"),
         pl.lit(rules.version).alias("rule_set_version"),
     )
+
+
+def in_words(
+    decisions: pl.DataFrame, features: pl.DataFrame, model: Scorecard, rules: RuleSet
+) -> pl.DataFrame:
+    """`decisions` with `reasons`: each reason code as a sentence, beside `reason_codes`.
+
+    Rule codes read as the rule's reason; a model reason names the feature, the merchant's
+    value (from `features`, same rows in the same order), the best band and, where the
+    registry links one, the industry's figure.
+    """
+    limits = _limits(rules)
+    fixed = {r.reason_code: r.reason for r in rules.rules}
+    fixed[BELOW_MINIMUM] = f"The affordable limit is below our minimum loan of {limits.min_loan:,}"
+    needed = [c for c in columns_needed(model) if c in features.columns]
+    frame = pl.concat([features.select(needed), decisions.select("reason_codes")], how="horizontal")
+    worded = with_reason_texts(frame, model, "reason_codes", "reasons", features.columns, fixed)
+    order = list(decisions.columns)
+    order.insert(order.index("reason_codes") + 1, "reasons")
+    return decisions.with_columns(worded.get_column("reasons")).select(order)

@@ -60,6 +60,20 @@ def sales_against_industry(
     ).select("start", "sales", "industry_q1", "industry_median", "industry_q3")
 
 
+def band_points(periods: pl.DataFrame) -> list[BandPoint]:
+    """The rows of `sales_against_industry` as points of a band chart."""
+    return [
+        BandPoint(
+            label=row["start"].strftime("%b %y"),
+            value=row["sales"],
+            low=row["industry_q1"],
+            middle=row["industry_median"],
+            high=row["industry_q3"],
+        )
+        for row in periods.iter_rows(named=True)
+    ]
+
+
 def _value(value: object, unit: str) -> str:
     if value is None:
         return "— (not computable)"
@@ -81,18 +95,8 @@ def merchant_report(
     quarantined: pl.DataFrame,
 ) -> str:
     """The page as one self-contained HTML document."""
-    points = [
-        BandPoint(
-            label=row["start"].strftime("%b %y"),
-            value=row["sales"],
-            low=row["industry_q1"],
-            middle=row["industry_median"],
-            high=row["industry_q3"],
-        )
-        for row in periods.iter_rows(named=True)
-    ]
     chart = band_chart(
-        points,
+        band_points(periods),
         title=f"30-day sales against {benchmark['industry_name']} (quartiles, seasonally adjusted)",
         series_name=f"merchant {features['merchant_id']}",
         band_name="industry middle half (dashed: median)",

@@ -7,7 +7,7 @@ sales over the last 365 days: 1.10%; the best band is below 0.21%".
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import polars as pl
 
@@ -110,12 +110,14 @@ def with_reason_texts(
     reasons: str,
     out: str,
     available: Collection[str] | None = None,
+    fixed: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """`frame` with a column `out`: the list of reason features in `reasons` as sentences.
 
     `frame` holds the model's feature columns and the industry figures (`industry_median_*`)
     that the registry quotes beside them. Each feature's sentence is formatted once per row;
-    the four reason slots then only pick among them.
+    the four reason slots then only pick among them. Codes in `fixed` (rule reason codes)
+    read as the sentence given there.
     """
     texts = {
         f"__text:{f.name}": _with_benchmark(
@@ -135,7 +137,7 @@ def with_reason_texts(
     sentences = []
     for k in range(4):
         slot = pl.col(reasons).list.get(k, null_on_oob=True).cast(pl.String())
-        sentence: pl.Expr = pl.lit(None, dtype=pl.String())
+        sentence = slot.replace_strict(dict(fixed or {}), default=None, return_dtype=pl.String())
         for f in model.features:
             sentence = pl.when(slot == f.name).then(pl.col(f"__text:{f.name}")).otherwise(sentence)
         sentences.append(sentence)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,12 +80,25 @@ class RuleSet:
 
     def condition(self, rule: Rule) -> pl.Expr:
         """The rule's condition as a polars expression; null (missing data) is false."""
-        return pl.sql_expr(rule.condition).fill_null(False).alias(rule.id)
+        return self._compiled[0][rule.id]
 
     def cap(self, rule: Rule) -> pl.Expr:
         """The ceiling of a limit_cap rule as a polars expression."""
-        assert rule.cap is not None
-        return pl.sql_expr(rule.cap).cast(pl.Float64()).alias(rule.id)
+        return self._compiled[1][rule.id]
+
+    @cached_property
+    def _compiled(self) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
+        """Every condition and cap parsed once: parsing SQL costs more than evaluating it
+        on one merchant."""
+        conditions = {
+            r.id: pl.sql_expr(r.condition).fill_null(False).alias(r.id) for r in self.rules
+        }
+        caps = {
+            r.id: pl.sql_expr(r.cap).cast(pl.Float64()).alias(r.id)
+            for r in self.rules
+            if r.cap is not None
+        }
+        return conditions, caps
 
 
 def _sql_problems(path: str, rule_id: str, field: str, text: str) -> list[Problem]:

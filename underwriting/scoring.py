@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from itertools import pairwise
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from underwriting.binning import bin_index, woe_table
 from underwriting.errors import InputError
+from underwriting.lists import token_lists
 from underwriting.model import CategoricalBinning, NumericBinning, Scorecard
 from underwriting.policy import Policy
 
@@ -25,6 +26,13 @@ _EPSILON = 1e-9
 
 
 _THREADS = 2  # numpy releases the GIL in these loops; the machine has two cores
+_PARALLEL_ROWS = 20_000  # below this, starting work on threads costs more than it saves
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """One pool for the process: starting threads per call costs a millisecond."""
+    return ThreadPoolExecutor(_THREADS, thread_name_prefix="scoring")
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,13 @@ def _bin_indices(compiled: list[_CompiledFeature], frame: pl.DataFrame) -> list[
     missing = [f.name for f in compiled if f.name not in frame.columns]
     if missing:
         raise InputError(f"features table lacks column(s) the model needs: {', '.join(missing)}")
-    with ThreadPoolExecutor(_THREADS) as pool:
-        return list(pool.map(lambda f: _bin_index(f, frame.get_column(f.name)), compiled))
+
+    def index(feature: _CompiledFeature) -> np.ndarray:
+        return _bin_index(feature, frame.get_column(feature.name))
+
+    if frame.height < _PARALLEL_ROWS:
+        return [index(f) for f in compiled]
+    return list(_pool().map(index, compiled))
 
 
 def _points(compiled: list[_CompiledFeature], indices: list[np.ndarray]) -> list[np.ndarray]:
@@ -143,28 +156,22 @@ def _reason_codes(ranks: list[np.ndarray], indices: list[np.ndarray], slots: int
     return codes
 
 
-def _reason_lists(names: list[str], codes: np.ndarray) -> pl.Series:
-    """Reason codes (rows x slots, -1 for none) as a list column of feature names, built
-    in Arrow straight from the codes."""
-    rows = codes.shape[0]
-    present = codes >= 0
-    offsets = np.zeros(rows + 1, dtype=np.int32)
-    np.cumsum(present.sum(axis=1), out=offsets[1:])
-    values = pl.Series(names, dtype=pl.Enum(names)).gather(
-        pl.Series(codes[present], dtype=pl.UInt32())
-    )
-    lists = pa.ListArray.from_arrays(pa.array(offsets), values.to_arrow())
-    # Arrow's dictionary arrives as a Categorical over the same names; it reads as text.
-    return pl.Series("reasons", lists)
+@dataclass(frozen=True)
+class Scores:
+    """A frame's scores as arrays: PD, score, grade number on the master scale, and the
+    reasons as feature positions (rows x slots, most points lost first, -1 for none)."""
+
+    pd_12m: np.ndarray
+    score: np.ndarray
+    grade_index: np.ndarray
+    reasons: np.ndarray
 
 
-def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame:
-    """PD, score, grade and up to four principal reasons (feature names) per row.
+def score_arrays_of(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> Scores:
+    """PD, score, grade and up to four principal reasons per row, as arrays (see `score`).
 
-    The score is the scorecard's sum: intercept points plus each feature's points. Reasons
-    are the features that lost the most points, most first; the list ends once no feature
-    lost points, so a feature at its best bin is never a reason. Rows are worked in two
-    halves in parallel; each row's arithmetic is the same whichever half it is in.
+    Large frames are worked in two halves in parallel; each row's arithmetic is the same
+    whichever half it is in.
     """
     if len(model.features) > 255:
         raise InputError("a scorecard of more than 255 features cannot rank reasons; select fewer")
@@ -184,25 +191,39 @@ def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame
         )
         return total, pd_part, codes
 
-    bounds = np.linspace(0, rows, _THREADS + 1).astype(int)
-    with ThreadPoolExecutor(_THREADS) as pool:
-        blocks = list(pool.map(block, pairwise(int(b) for b in bounds)))
+    spans = pairwise(int(b) for b in np.linspace(0, rows, _THREADS + 1).astype(int))
+    blocks = [block((0, rows))] if rows < _PARALLEL_ROWS else list(_pool().map(block, spans))
     total = np.concatenate([b[0] for b in blocks])
     pd_12m = np.concatenate([b[1] for b in blocks])
     codes = np.concatenate([b[2] for b in blocks])
     factor, offset = model.scaling.factor, model.scaling.offset
     card_score = np.rint(offset - factor * model.intercept + total).astype(np.int64)
+    return Scores(pd_12m, card_score, policy.grade_index(pd_12m), codes)
+
+
+def grade_series(policy: Policy, grade_index: np.ndarray, name: str = "grade") -> pl.Series:
+    """Grade numbers on the master scale as a column of grade names (an Enum, best first)."""
     grades = [b.grade for b in policy.master_scale]
-    grade = pl.Series(grades, dtype=pl.Enum(grades)).gather(
-        pl.Series(policy.grade_index(pd_12m), dtype=pl.UInt32())
+    return pl.Series(name, grades, dtype=pl.Enum(grades)).gather(
+        pl.Series(grade_index, dtype=pl.UInt32())
     )
+
+
+def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame:
+    """PD, score, grade and up to four principal reasons (feature names) per row.
+
+    The score is the scorecard's sum: intercept points plus each feature's points. Reasons
+    are the features that lost the most points, most first; the list ends once no feature
+    lost points, so a feature at its best bin is never a reason.
+    """
+    scores = score_arrays_of(model, policy, frame)
     keys = [c for c in ("merchant_id", "as_of") if c in frame.columns]
     return pl.DataFrame(
         [
             *(frame.get_column(k) for k in keys),
-            pl.Series("pd_12m", pd_12m),
-            pl.Series("score", card_score),
-            grade.alias("grade"),
-            _reason_lists([f.name for f in compiled], codes),
+            pl.Series("pd_12m", scores.pd_12m),
+            pl.Series("score", scores.score),
+            grade_series(policy, scores.grade_index),
+            token_lists("reasons", scores.reasons, [f.name for f in model.features]),
         ]
     )

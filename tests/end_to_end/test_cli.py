@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import RULES_V1
 from underwriting.cli import main
-from underwriting.decisions import decide
+from underwriting.decisions import Engine
 from underwriting.model import Scorecard, save_model
 from underwriting.policy import Policy
 from underwriting.registry import feature_schema
@@ -201,7 +201,7 @@ def test_decide_one_merchant_from_raw_data_equals_the_batch(
         )
         == 0
     )
-    batch = decide(model, load_rule_set(RULES_V1), pl.read_parquet(features))
+    batch = Engine(model, load_rule_set(RULES_V1)).decide_frame(pl.read_parquet(features))
     capsys.readouterr()
     for merchant in ("M00000003", "M00000042"):
         assert main(["decide", "--data", str(small_book), "--merchant", merchant, "--as-of", "2026-10-01",
@@ -212,8 +212,11 @@ def test_decide_one_merchant_from_raw_data_equals_the_batch(
         assert single["limit"] == expected["limit"]
         assert single["pd_12m"] == expected["pd_12m"]
         assert single["reasons"] == expected["reasons"]
+        assert single["reason_codes"] == expected["reason_codes"]
+        assert single["rules_fired"] == expected["rules_fired"]
         assert single["rule_set_version"].startswith("v1+")
     assert main(["decide", "--data", str(small_book), "--merchant", "M00000003", "--as-of", "2026-10-01",
                  "--model", str(model_path)]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "Merchant M00000003 as of 2026-10-01:" in printed and "reasons:" in printed
+    assert "30-day sales against" in printed and ("within" in printed or "below" in printed)

@@ -66,14 +66,15 @@ def test_a_single_decision_equals_the_batch_decision(
 ) -> None:
     model, _ = trained
     for row in (0, 17, 1234, training_table.height - 1):
-        alone = decide(model, RULE_SET, training_table.slice(row, 1))
+        alone = Engine(model, RULE_SET).decide_frame(training_table.slice(row, 1))
         assert alone.equals(decided.slice(row, 1))
 
 
 def test_same_input_same_decision(
     decided: pl.DataFrame, trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
 ) -> None:
-    assert decide(trained[0], RULE_SET, training_table).equals(decided)
+    engine = Engine(trained[0], RULE_SET)
+    assert engine.decide_frame(training_table).equals(decided)
 
 
 thresholds = st.sampled_from(

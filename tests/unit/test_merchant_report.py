@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from tests.unit.test_features_by_hand import T, benchmarks, cashflow_a
-from underwriting.charts import BandPoint, band_chart
+from underwriting.charts import BandPoint, band_chart, text_band_chart
 from underwriting.cli import main
 from underwriting.contract import CASHFLOW
 from underwriting.merchant_report import sales_against_industry
@@ -91,3 +91,19 @@ def test_report_for_an_unknown_merchant_says_so(
     )
     assert code == 2
     assert "merchant NOPE cannot be reported: no such merchant_id" in capsys.readouterr().err
+
+
+def test_the_terminal_chart_places_each_period_against_the_band() -> None:
+    points = [
+        BandPoint("Jan 26", 50.0, 100.0, 150.0, 200.0),
+        BandPoint("Feb 26", 150.0, 100.0, 150.0, 200.0),
+        BandPoint("Mar 26", 400.0, 100.0, 150.0, 200.0),
+        BandPoint("Apr 26", 0.0, 100.0, 150.0, 200.0),
+    ]
+    lines = text_band_chart(points, width=41)
+    assert [line.split()[-1] for line in lines] == ["below", "within", "above", "below"]
+    bars = [line[8:49] for line in lines]
+    assert bars[2].count("█") + bars[2].count("▓") + bars[2].count("│") == 41  # the largest
+    assert bars[0].startswith("█" * 5) and bars[0][6] == " "  # 50 of 400 is 5 of 40 columns
+    assert bars[3][0] == " " and bars[3][15] == "│"  # no sales: only the band and its median
+    assert "400" in lines[2]

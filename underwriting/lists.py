@@ -1,0 +1,38 @@
+"""Ragged list columns built in Arrow straight from a matrix of small integer tokens.
+
+Decisions and scores carry lists (reasons, reason codes, rules fired) whose entries come
+from a short vocabulary. Building them with polars list expressions costs more than the
+whole decision; here each row's tokens, left to right, become its list in one pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+
+def token_lists(name: str, tokens: np.ndarray, vocabulary: list[str]) -> pl.Series:
+    """A list column: row i holds vocabulary[t] for each token t >= 0 of tokens[i], in order.
+
+    `tokens` is (rows x slots) with -1 for an empty slot; entries are text.
+    """
+    rows = tokens.shape[0]
+    present = tokens >= 0
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(present.sum(axis=1, dtype=np.int32), out=offsets[1:])
+    words = list(dict.fromkeys(vocabulary))
+    position = np.array([words.index(v) for v in vocabulary], dtype=np.uint32)
+    values = pl.Series(words, dtype=pl.Enum(words)).gather(
+        pl.Series(position.take(tokens[present]), dtype=pl.UInt32())
+    )
+    lists = pa.ListArray.from_arrays(pa.array(offsets), values.to_arrow())
+    # Arrow's dictionary arrives as a Categorical; text is what readers of decisions expect.
+    return pl.Series(name, lists).cast(pl.List(pl.String()))
+
+
+def first_present(tokens: np.ndarray, keep: int) -> np.ndarray:
+    """`tokens` with all but the first `keep` present tokens of each row emptied (-1)."""
+    present = tokens >= 0
+    kept = present & (np.cumsum(present, axis=1, dtype=np.int16) <= keep)
+    return np.where(kept, tokens, np.int16(-1)).astype(tokens.dtype, copy=False)
