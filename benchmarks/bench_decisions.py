@@ -83,13 +83,13 @@ def main() -> int:
             )
         )
     engine.decide(applications[0])
-    stages: dict[str, list[float]] = {"features_of": [], "decide_frame": [], "Engine.decide": []}
+    stages: dict[str, list[float]] = {"prepare": [], "decide_frame": [], "Engine.decide": []}
     for application in applications:
         started = time.perf_counter()
-        features_one = engine.features_of(application)
+        features_one = engine.prepare(application).features
         between = time.perf_counter()
         engine.decide_frame(features_one)
-        stages["features_of"].append((between - started) * 1000)
+        stages["prepare"].append((between - started) * 1000)
         stages["decide_frame"].append((time.perf_counter() - between) * 1000)
         started = time.perf_counter()
         engine.decide(application)

@@ -8,7 +8,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -342,7 +342,7 @@ def _model_and_rules(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="underwrite", description="Small-business credit underwriting engine."
     )
@@ -463,12 +463,18 @@ def _parser() -> argparse.ArgumentParser:
     _model_and_rules(model_page)
     model_page.add_argument("--out", type=Path, required=True, help="HTML file to write")
     model_page.set_defaults(run=_run_report_model)
+    if extend is not None:
+        extend(commands)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+Extension = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+"""Adds commands to `underwrite` (the API's db, keys and serve commands)."""
+
+
+def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> int:
     """Run the `underwrite` command; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    args = _parser(extend).parse_args(argv)
     try:
         code: int = args.run(args)
     except UnderwritingError as error:

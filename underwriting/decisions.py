@@ -58,6 +58,14 @@ class Application:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """One application's features (one row) and its input rows that failed validation."""
+
+    features: pl.DataFrame
+    quarantine: pl.DataFrame
+
+
+@dataclass(frozen=True)
 class Engine:
     """A scorecard, a checked rule set and the industry benchmarks: all a decision needs."""
 
@@ -75,13 +83,13 @@ class Engine:
         decisions = decide(self.model, self.rules, features)
         return in_words(decisions, features, self.model, self.rules) if words else decisions
 
-    def features_of(self, application: Application) -> pl.DataFrame:
+    def prepare(self, application: Application) -> Prepared:
         """One merchant's features from its raw data, validated as a batch would be.
 
-        Rows that fail validation are left out of the features (as in a batch); a profile
-        that fails validation is an InputError naming the field and the reason. Validation
-        and features run as one query on the in-memory engine: on one merchant's rows,
-        planning costs more than the work.
+        Rows that fail validation are left out of the features (as in a batch) and
+        returned as quarantine records; a profile that fails validation is an InputError
+        naming the field and the reason. Validation and features run as one query on the
+        in-memory engine: on one merchant's rows, planning costs more than the work.
         """
         if self.benchmarks is None:
             raise PolicyError(
@@ -97,22 +105,34 @@ class Engine:
         )
         ids = application.merchant.get_column("merchant_id").cast(pl.String(), strict=False)
         daily = [
-            validate(table, frame.lazy(), source="application", as_of=as_of, merchant_ids=ids).kept
+            validate(table, frame.lazy(), source="application", as_of=as_of, merchant_ids=ids)
             for table, frame in ((CASHFLOW, application.cashflow), (TRAFFIC, application.traffic))
         ]
-        query = build_features(profile.kept, daily[0], daily[1], self.benchmarks.lazy(), as_of)
-        held, features = pl.collect_all([profile.quarantine, query], engine="in-memory")
+        query = build_features(
+            profile.kept, daily[0].kept, daily[1].kept, self.benchmarks.lazy(), as_of
+        )
+        features = query.collect(engine="in-memory")
+        # Every kept daily row is counted by the features; only when some are missing is
+        # the (costlier) quarantine query run to say which rows and why.
+        complete = features.height == 1 and (
+            features["cashflow_days"][0] == application.cashflow.height
+            and features["traffic_days"][0] == application.traffic.height
+        )
+        quarantines = [profile.quarantine, *(d.quarantine for d in daily)]
+        held = (
+            pl.DataFrame(schema=profile.quarantine.collect_schema())
+            if complete
+            else pl.concat(quarantines).collect(engine="in-memory")
+        )
         if features.height != 1:
-            why = (
-                "; ".join(held["reason"].to_list())
-                or f"{application.merchant.height} profile rows given"
-            )
+            reasons = held.filter(pl.col("table") == MERCHANTS.name)["reason"].to_list()
+            why = "; ".join(reasons) or f"{application.merchant.height} profile rows given"
             raise InputError(f"merchants: the application needs exactly one valid profile: {why}")
-        return features
+        return Prepared(features, held)
 
     def decide(self, application: Application) -> dict[str, Any]:
         """One merchant's decision from its raw data: the batch path on a one-row frame."""
-        return self.decide_frame(self.features_of(application)).row(0, named=True)
+        return self.decide_frame(self.prepare(application).features).row(0, named=True)
 
 
 def _limits(rules: RuleSet) -> Limits:

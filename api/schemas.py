@@ -1,0 +1,202 @@
+"""Request and response bodies of the API. Input rows are the data contract's records
+(`underwriting.contract`), so the API checks exactly what the batch loader checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from underwriting.contract import CashflowRecord, MerchantRecord, TrafficRecord
+
+MAX_DAYS = 3700  # ten years of daily rows per table
+
+
+class CashflowDay(CashflowRecord):
+    """One day of sales; `merchant_id` may be left out (it is the profile's)."""
+
+    merchant_id: Annotated[str | None, Field(default=None, min_length=1)] = None  # type: ignore[assignment]
+
+
+class TrafficDay(TrafficRecord):
+    """One day of shop traffic; `merchant_id` may be left out (it is the profile's)."""
+
+    merchant_id: Annotated[str | None, Field(default=None, min_length=1)] = None  # type: ignore[assignment]
+
+
+class MerchantData(BaseModel):
+    """A merchant's data sent with the request: profile, daily cash flow and traffic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    merchant: MerchantRecord
+    cashflow: Annotated[list[CashflowDay], Field(max_length=MAX_DAYS)]
+    traffic: Annotated[list[TrafficDay], Field(default_factory=list, max_length=MAX_DAYS)]
+
+    @model_validator(mode="after")
+    def _rows_belong_to_the_merchant(self) -> MerchantData:
+        owner = self.merchant.merchant_id
+        for table, ids in (
+            ("cashflow", [r.merchant_id for r in self.cashflow]),
+            ("traffic", [r.merchant_id for r in self.traffic]),
+        ):
+            for i, merchant_id in enumerate(ids):
+                if merchant_id is not None and merchant_id != owner:
+                    raise ValueError(
+                        f"{table}[{i}].merchant_id is {merchant_id!r}, not the profile's "
+                        f"{owner!r}; send one merchant per request"
+                    )
+        return self
+
+
+class DecisionRequest(BaseModel):
+    """Either `merchant_id` (looked up in the data source) or `data` (sent inline)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"merchant_id": "M00000001", "as_of": "2026-10-01"}],
+        },
+    )
+
+    merchant_id: Annotated[str | None, Field(default=None, min_length=1, max_length=200)] = None
+    data: MerchantData | None = None
+    as_of: Annotated[
+        dt.date | None,
+        Field(default=None, description="Decision date; today when left out"),
+    ] = None
+    requested_amount: Annotated[
+        float | None, Field(default=None, gt=0, le=1e12, allow_inf_nan=False)
+    ] = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DecisionRequest:
+        if (self.merchant_id is None) == (self.data is None):
+            raise ValueError("give exactly one of merchant_id (look up) or data (inline)")
+        return self
+
+
+class Review(BaseModel):
+    id: str
+    outcome: Literal["approve", "decline"]
+    limit: int
+    note: str
+    reviewer: str
+    created_at: dt.datetime
+
+
+class InputProblem(BaseModel):
+    table: str
+    key: str
+    field: str
+    reason: str
+
+
+class Decision(BaseModel):
+    """A stored decision: what the engine decided, with which versions, for whom, when."""
+
+    id: str
+    merchant_id: str
+    as_of: dt.date
+    outcome: Literal["approve", "refer", "decline"]
+    limit: int
+    grade: str
+    model_grade: str
+    pd_12m: float
+    score: int
+    reason_codes: list[str]
+    reasons: list[str]
+    rules_fired: list[str]
+    binding_constraint: str | None
+    expected_loss: float
+    daily_repayment: float
+    model_version: str
+    rule_set_version: str
+    input_sha256: str
+    input_problems: list[InputProblem]
+    source: str
+    caller: str
+    created_at: dt.datetime
+    review: Review | None = None
+
+
+class DecisionPage(BaseModel):
+    items: list[Decision]
+    next_cursor: int | None = Field(
+        description="Pass as `cursor` for the next (older) page; null on the last page"
+    )
+
+
+class ReviewRequest(BaseModel):
+    """An officer's final word on a referral."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["approve", "decline"]
+    limit: Annotated[
+        int | None,
+        Field(default=None, ge=1, le=10**12, description="Approved amount; not above the engine's"),
+    ] = None
+    note: Annotated[str, Field(min_length=10, max_length=4000)]
+
+    @model_validator(mode="after")
+    def _limit_with_approval(self) -> ReviewRequest:
+        if self.outcome == "approve" and self.limit is None:
+            raise ValueError("an approval needs `limit`, the amount approved")
+        if self.outcome == "decline" and self.limit not in (None, 0):
+            raise ValueError("a decline has no limit; leave `limit` out")
+        return self
+
+
+class Replay(BaseModel):
+    decision_id: str
+    identical: bool
+    model_version: str
+    rule_set_version: str
+    differences: dict[str, dict[str, Any]]
+    replayed: dict[str, Any]
+
+
+class Versions(BaseModel):
+    model_version: str
+    rule_set_version: str
+    model_path: str
+    rule_set_path: str
+    data_source: str
+    data_fingerprint: str
+
+
+class KeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["officer", "auditor", "admin"]
+    label: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Key(BaseModel):
+    id: str
+    role: str
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+
+class NewKey(Key):
+    secret: str = Field(description="Shown once; only its hash is stored")
+
+
+class ProblemError(BaseModel):
+    pointer: str = Field(description="Where in the request, e.g. #/data/cashflow/3/gross_sales")
+    detail: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemError] | None = None

@@ -1,0 +1,209 @@
+"""The engine behind the API: the active model and rule set, the industry benchmarks and
+the merchant data source, and every model and rule-set version on disk for replays.
+
+Loading fails with the reason (a missing model, a rule set that fails its check, no
+benchmarks); the app then reports not ready instead of serving.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import polars as pl
+
+from api.settings import Settings
+from underwriting.contract import CASHFLOW, INDUSTRY_BENCHMARKS, MERCHANTS, TRAFFIC, Table
+from underwriting.decisions import Application, Engine
+from underwriting.errors import InputError, PolicyError
+from underwriting.loader import require_table
+from underwriting.model import Scorecard, load_model
+from underwriting.rules import RuleSet, check_rule_set, load_rule_set
+
+DECISION_FIELDS = (
+    "outcome",
+    "limit",
+    "grade",
+    "model_grade",
+    "pd_12m",
+    "score",
+    "reason_codes",
+    "reasons",
+    "rules_fired",
+    "binding_constraint",
+    "expected_loss",
+    "daily_repayment",
+)
+"""The fields a replay compares: everything the engine decided."""
+
+
+class UnknownMerchant(LookupError):
+    """No profile with this merchant_id in the data source."""
+
+
+class VersionUnavailable(LookupError):
+    """A recorded model or rule-set version is no longer on disk."""
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()}
+        for row in frame.iter_rows(named=True)
+    ]
+
+
+def _frame(table: Table, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Rows as they arrived (JSON values) as a frame of the contract's column types."""
+    schema = table.schema
+    dates = [name for name, dtype in schema.items() if dtype == pl.Date()]
+    as_text = {name: (pl.String() if name in dates else dtype) for name, dtype in schema.items()}
+    frame = pl.DataFrame(rows, schema=as_text, strict=False)
+    return frame.with_columns(pl.col(dates).str.to_date("%Y-%m-%d"))
+
+
+def application_from_input(stored: dict[str, Any]) -> tuple[Application, pl.DataFrame]:
+    """The Application and benchmark row a stored decision input holds."""
+    as_of = dt.date.fromisoformat(stored["as_of"])
+    application = Application(
+        _frame(MERCHANTS, [stored["merchant"]]),
+        _frame(CASHFLOW, stored["cashflow"]),
+        _frame(TRAFFIC, stored["traffic"]),
+        as_of,
+    )
+    return application, _frame(INDUSTRY_BENCHMARKS, [stored["benchmark"]])
+
+
+@dataclass
+class Service:
+    """Loaded once per worker; decisions are pure functions of its parts and the input."""
+
+    settings: Settings
+    engine: Engine
+    merchants: pl.DataFrame
+    data_fingerprint: str
+    _engines: dict[tuple[str, str], Engine] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, settings: Settings) -> Service:
+        model = load_model(settings.model)
+        rules = load_rule_set(settings.rules)
+        benchmarks = require_table(INDUSTRY_BENCHMARKS, settings.data)[0].collect()
+        merchants = require_table(MERCHANTS, settings.data)[0].collect()
+        listing = "\n".join(
+            f"{p.relative_to(settings.data)} {p.stat().st_size} {p.stat().st_mtime_ns}"
+            for p in sorted(settings.data.rglob("*"))
+            if p.is_file()
+        )
+        fingerprint = hashlib.sha256(listing.encode()).hexdigest()[:16]
+        return cls(settings, Engine(model, rules, benchmarks), merchants, fingerprint)
+
+    def benchmark_row(
+        self, industry_code: str, benchmarks: pl.DataFrame | None = None
+    ) -> dict[str, Any]:
+        table = self.engine.benchmarks if benchmarks is None else benchmarks
+        assert table is not None
+        found = table.filter(pl.col("industry_code") == industry_code)
+        if found.is_empty():
+            raise InputError(
+                f"merchant.industry_code: unknown industry code {industry_code}; "
+                "it has no row in industry_benchmarks"
+            )
+        return _rows(found.head(1))[0]
+
+    def versions(self) -> dict[str, Any]:
+        return {
+            "model_version": self.engine.model.version,
+            "rule_set_version": self.engine.rules.version,
+            "model_path": str(self.settings.model),
+            "rule_set_path": str(self.settings.rules),
+            "data_source": str(self.settings.data),
+            "data_fingerprint": self.data_fingerprint,
+        }
+
+    def lookup(self, merchant_id: str, as_of: dt.date) -> dict[str, Any]:
+        """A merchant's input rows from the data source, as a decision input."""
+        profile = self.merchants.filter(pl.col("merchant_id") == merchant_id)
+        if profile.is_empty():
+            raise UnknownMerchant(merchant_id)
+        mine = pl.col("merchant_id") == merchant_id
+        cashflow, traffic = pl.collect_all(
+            [
+                require_table(CASHFLOW, self.settings.data)[0].filter(mine),
+                require_table(TRAFFIC, self.settings.data)[0].filter(mine),
+            ]
+        )
+        merchant = _rows(profile.head(1))[0]
+        return {
+            "as_of": as_of.isoformat(),
+            "merchant": merchant,
+            "cashflow": _rows(cashflow),
+            "traffic": _rows(traffic),
+            "benchmark": self.benchmark_row(str(merchant["industry_code"])),
+        }
+
+    def decide(
+        self, inputs: dict[str, Any], engine: Engine | None = None
+    ) -> tuple[dict[str, Any], pl.DataFrame]:
+        """The decision for a decision input, and its input rows that failed validation."""
+        application, benchmark = application_from_input(inputs)
+        base = engine or self.engine
+        engine = Engine(base.model, base.rules, benchmark)
+        prepared = engine.prepare(application)
+        decision = engine.decide_frame(prepared.features).row(0, named=True)
+        return _plain(decision), prepared.quarantine
+
+    def engine_for(self, model_version: str, rule_set_version: str) -> Engine:
+        """The engine of recorded versions, from the models and rules folders."""
+        key = (model_version, rule_set_version)
+        if key == (self.engine.model.version, self.engine.rules.version):
+            return self.engine
+        if key not in self._engines:
+            model = self._models.get(model_version)
+            if model is None:
+                raise VersionUnavailable(
+                    f"model {model_version} is not in {self.settings.models_dir}"
+                )
+            rules = self._rule_sets.get(rule_set_version)
+            if rules is None:
+                raise VersionUnavailable(
+                    f"rule set {rule_set_version} is not in {self.settings.rules_root}"
+                )
+            self._engines[key] = Engine(model, rules)
+        return self._engines[key]
+
+    @cached_property
+    def _models(self) -> dict[str, Scorecard]:
+        found = {}
+        for path in sorted(self.settings.models_dir.glob("*.json")):
+            try:
+                model = load_model(path)
+            except (InputError, PolicyError, ValueError):
+                continue  # not a model artifact, or an edited one: never used for replay
+            found[model.version] = model
+        return found
+
+    @cached_property
+    def _rule_sets(self) -> dict[str, RuleSet]:
+        found = {}
+        for folder in sorted(p for p in self.settings.rules_root.iterdir() if p.is_dir()):
+            _, rule_set = check_rule_set(folder)
+            if rule_set is not None:
+                found[rule_set.version] = rule_set
+        return found
+
+
+def _plain(decision: dict[str, Any]) -> dict[str, Any]:
+    """A decision row with JSON-ready values (dates as ISO text)."""
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in decision.items()}
+
+
+def differences(recorded: dict[str, Any], replayed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The decided fields that differ between a recorded and a replayed decision."""
+    return {
+        name: {"recorded": recorded.get(name), "replayed": replayed.get(name)}
+        for name in DECISION_FIELDS
+        if recorded.get(name) != replayed.get(name)
+    }

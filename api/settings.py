@@ -1,0 +1,37 @@
+"""Where the API finds its model, rules, data and database: environment variables with the
+embedded defaults that `make run` builds."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment, once, at start-up."""
+
+    database_url: str = "sqlite:///data/underwriting.db"
+    model: Path = Path("models/scorecard.json")
+    models_dir: Path = Path("models")
+    rules: Path = Path("rules/v1")
+    rules_root: Path = Path("rules")
+    data: Path = Path("data/sample")
+    max_body_bytes: int = 2 * 1024 * 1024
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """UW_DATABASE_URL, UW_MODEL, UW_MODELS_DIR, UW_RULES, UW_RULES_ROOT, UW_DATA and
+        UW_MAX_BODY_BYTES; each unset one keeps its default."""
+        env = os.environ
+        default = cls()
+        return cls(
+            database_url=env.get("UW_DATABASE_URL", default.database_url),
+            model=Path(env.get("UW_MODEL", default.model)),
+            models_dir=Path(env.get("UW_MODELS_DIR", default.models_dir)),
+            rules=Path(env.get("UW_RULES", default.rules)),
+            rules_root=Path(env.get("UW_RULES_ROOT", default.rules_root)),
+            data=Path(env.get("UW_DATA", default.data)),
+            max_body_bytes=int(env.get("UW_MAX_BODY_BYTES", default.max_body_bytes)),
+        )

@@ -1,0 +1,363 @@
+"""The decision store: API keys, decisions with their input, and officers' reviews.
+
+SQLAlchemy Core over SQLite (the default file) or PostgreSQL (a database URL). The schema
+is owned by the Alembic migrations in `api/migrations`; `TABLES` mirrors it for queries.
+A decision row is written once and never updated; a review sits beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import uuid
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+metadata = sa.MetaData()
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("secret_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),
+    sa.Column("merchant_id", sa.String(200), nullable=False, index=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("loan_limit", sa.BigInteger, nullable=False),
+    sa.Column("grade", sa.String(8), nullable=False),
+    sa.Column("pd_12m", sa.Float, nullable=False),
+    sa.Column("model_version", sa.String(100), nullable=False),
+    sa.Column("rule_set_version", sa.String(100), nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("input_sha256", sa.String(64), nullable=False),
+    sa.Column("input", sa.LargeBinary, nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("caller", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("idempotency_key", sa.String(200), nullable=True),
+    sa.Column("request_sha256", sa.String(64), nullable=True),
+    sa.UniqueConstraint("caller", "idempotency_key", name="uq_decisions_idempotency"),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "decision_id", sa.String(36), sa.ForeignKey("decisions.id"), nullable=False, unique=True
+    ),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("loan_limit", sa.BigInteger, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("reviewer", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+ROLES = ("officer", "auditor", "admin")
+KEY_PREFIX = "uwk_"
+
+
+def connect(url: str) -> Engine:
+    """An engine for `url`; SQLite files get WAL and full sync so an answered decision
+    survives a killed server, and wait for each other's writes instead of failing."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(value: Any) -> bytes:
+    """JSON with sorted keys and no spaces: the same value always gives the same bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+# --- keys --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    role: str
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def create_key(engine: Engine, role: str, label: str) -> tuple[ApiKey, str]:
+    """A new key of `role`; returns it and its secret, which is stored only as a hash."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    key_id = f"key_{secrets.token_hex(6)}"
+    secret = f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
+    created = now()
+    with engine.begin() as connection:
+        connection.execute(
+            api_keys.insert().values(
+                id=key_id,
+                secret_sha256=sha256(secret.encode()),
+                role=role,
+                label=label,
+                created_at=created,
+            )
+        )
+    return ApiKey(key_id, role, label, created, None), secret
+
+
+def revoke_key(engine: Engine, key_id: str) -> bool:
+    """Revoke a key; False when no active key has that id."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            api_keys.update()
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+    return result.rowcount == 1
+
+
+def list_keys(engine: Engine) -> list[ApiKey]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        ).mappings()
+        return [
+            ApiKey(r["id"], r["role"], r["label"], r["created_at"], r["revoked_at"]) for r in rows
+        ]
+
+
+def key_for_secret(engine: Engine, secret: str) -> ApiKey | None:
+    """The active key with this secret, or None."""
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                sa.select(api_keys).where(
+                    api_keys.c.secret_sha256 == sha256(secret.encode()),
+                    api_keys.c.revoked_at.is_(None),
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    return ApiKey(row["id"], row["role"], row["label"], row["created_at"], None)
+
+
+# --- decisions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    id: str
+    seq: int
+    decision: dict[str, Any]
+    input: dict[str, Any]
+    input_sha256: str
+    source: str
+    caller: str
+    created_at: dt.datetime
+    request_sha256: str | None
+    review: dict[str, Any] | None
+
+
+def _stored(row: Any, review: Any | None) -> StoredDecision:
+    return StoredDecision(
+        id=row["id"],
+        seq=row["seq"],
+        decision=json.loads(row["decision"]),
+        input=json.loads(zlib.decompress(row["input"])),
+        input_sha256=row["input_sha256"],
+        source=row["source"],
+        caller=row["caller"],
+        created_at=row["created_at"],
+        request_sha256=row["request_sha256"],
+        review=None if review is None else _review_dict(review),
+    )
+
+
+def _review_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "outcome": row["outcome"],
+        "limit": row["loan_limit"],
+        "note": row["note"],
+        "reviewer": row["reviewer"],
+        "created_at": row["created_at"],
+    }
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before with another request body."""
+
+
+def save_decision(
+    engine: Engine,
+    decision: dict[str, Any],
+    inputs: dict[str, Any],
+    *,
+    source: str,
+    caller: str,
+    idempotency_key: str | None,
+    request_sha256: str,
+) -> tuple[StoredDecision, bool]:
+    """Store a decision and its input in one transaction, committed before returning.
+
+    With an idempotency key already used by this caller, nothing is written: the stored
+    decision is returned (False: not new) if the request is the same, else
+    IdempotencyConflict.
+    """
+    raw_input = canonical_json(inputs)
+    values = {
+        "id": str(uuid.uuid4()),
+        "merchant_id": decision["merchant_id"],
+        "as_of": dt.date.fromisoformat(str(decision["as_of"])),
+        "outcome": decision["outcome"],
+        "loan_limit": decision["limit"],
+        "grade": decision["grade"],
+        "pd_12m": decision["pd_12m"],
+        "model_version": decision["model_version"],
+        "rule_set_version": decision["rule_set_version"],
+        "decision": canonical_json(decision).decode(),
+        "input_sha256": sha256(raw_input),
+        "input": zlib.compress(raw_input, 6),
+        "source": source,
+        "caller": caller,
+        "created_at": now(),
+        "idempotency_key": idempotency_key,
+        "request_sha256": request_sha256,
+    }
+    try:
+        with engine.begin() as connection:
+            connection.execute(decisions.insert().values(**values))
+    except sa.exc.IntegrityError:
+        if idempotency_key is None:
+            raise
+        earlier = find_by_idempotency_key(engine, caller, idempotency_key)
+        if earlier is None:
+            raise
+        if earlier.request_sha256 != request_sha256:
+            raise IdempotencyConflict(idempotency_key) from None
+        return earlier, False
+    stored = get_decision(engine, values["id"])
+    assert stored is not None
+    return stored, True
+
+
+def find_by_idempotency_key(engine: Engine, caller: str, key: str) -> StoredDecision | None:
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                sa.select(decisions).where(
+                    decisions.c.caller == caller, decisions.c.idempotency_key == key
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        review = _review_of(connection, row["id"])
+    return _stored(row, review)
+
+
+def _review_of(connection: sa.Connection, decision_id: str) -> Any | None:
+    return (
+        connection.execute(sa.select(reviews).where(reviews.c.decision_id == decision_id))
+        .mappings()
+        .first()
+    )
+
+
+def get_decision(engine: Engine, decision_id: str) -> StoredDecision | None:
+    with engine.connect() as connection:
+        row = (
+            connection.execute(sa.select(decisions).where(decisions.c.id == decision_id))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        review = _review_of(connection, decision_id)
+    return _stored(row, review)
+
+
+def list_decisions(
+    engine: Engine, merchant_id: str | None, limit: int, before: int | None
+) -> list[StoredDecision]:
+    """Newest first; `before` is the `seq` to continue below (the page cursor)."""
+    query = sa.select(decisions).order_by(decisions.c.seq.desc()).limit(limit)
+    if merchant_id is not None:
+        query = query.where(decisions.c.merchant_id == merchant_id)
+    if before is not None:
+        query = query.where(decisions.c.seq < before)
+    with engine.connect() as connection:
+        rows = list(connection.execute(query).mappings())
+        ids = [r["id"] for r in rows]
+        found = (
+            {
+                r["decision_id"]: r
+                for r in connection.execute(
+                    sa.select(reviews).where(reviews.c.decision_id.in_(ids))
+                ).mappings()
+            }
+            if ids
+            else {}
+        )
+    return [_stored(r, found.get(r["id"])) for r in rows]
+
+
+class AlreadyReviewed(Exception):
+    """A decision has one review; a second is refused."""
+
+
+def save_review(
+    engine: Engine, decision_id: str, outcome: str, limit: int, note: str, reviewer: str
+) -> dict[str, Any]:
+    values = {
+        "id": str(uuid.uuid4()),
+        "decision_id": decision_id,
+        "outcome": outcome,
+        "loan_limit": limit,
+        "note": note,
+        "reviewer": reviewer,
+        "created_at": now(),
+    }
+    try:
+        with engine.begin() as connection:
+            connection.execute(reviews.insert().values(**values))
+    except sa.exc.IntegrityError:
+        raise AlreadyReviewed(decision_id) from None
+    return _review_dict(values)
