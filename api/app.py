@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import migrate, store
 from api.problems import MEDIA_TYPE, ApiProblem, install, problem_response
 from api.schemas import (
+    Approval,
     Decision,
     DecisionPage,
     DecisionRequest,
@@ -30,6 +31,7 @@ from api.schemas import (
     Replay,
     ReviewRequest,
     Versions,
+    WithData,
 )
 from api.security import requires
 from api.service import Service, UnknownMerchant, VersionUnavailable, differences
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Credit decisions for merchants: approve, refer or decline, a limit, a grade, "
         "and the reasons.",
         lifespan=lifespan,
+        responses=_responses(413, 422, 500),
     )
     install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
@@ -192,7 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if earlier is not None:
                 return _repeat(earlier, request_hash, idempotency_key, response)
         as_of = body.as_of or dt.date.today()
-        if body.data is not None:
+        if isinstance(body, WithData):
             merchant = body.data.merchant.model_dump(mode="json")
             inputs: dict[str, Any] = {
                 "as_of": as_of.isoformat(),
@@ -209,7 +212,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
             source = "inline"
         else:
-            assert body.merchant_id is not None
             try:
                 inputs = service.lookup(body.merchant_id, as_of)
             except UnknownMerchant:
@@ -315,11 +317,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         if stored.review is not None:
             raise ApiProblem(409, f"decision {decision_id} was reviewed already")
-        limit = body.limit or 0
-        if body.outcome == "approve" and limit > decided["limit"]:
+        limit = body.limit if isinstance(body, Approval) else 0
+        if limit > decided["limit"]:
             raise ApiProblem(
-                422,
-                f"the approved limit {limit:,} is above the engine's {decided['limit']:,}",
+                409,
+                f"the approved limit {limit:,} is above the engine's {decided['limit']:,}; "
+                "an officer may lower a limit, never raise it",
                 errors=[{"pointer": "#/limit", "detail": f"at most {decided['limit']}"}],
             )
         try:

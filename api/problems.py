@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import UNION_TAGS
 from underwriting.errors import InputError
 
 MEDIA_TYPE = "application/problem+json"
@@ -71,7 +72,8 @@ def problem_response(
 def _pointer(location: tuple[Any, ...]) -> str:
     parts = [str(p) for p in location]
     if parts and parts[0] == "body":
-        return "#/" + "/".join(parts[1:])
+        inside = parts[2:] if len(parts) > 1 and parts[1] in UNION_TAGS else parts[1:]
+        return "#/" + "/".join(inside)
     return "/".join(parts)  # query/limit, header/idempotency-key, path/decision_id
 
 

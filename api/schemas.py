@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from underwriting.contract import CashflowRecord, MerchantRecord, TrafficRecord
 
 MAX_DAYS = 3700  # ten years of daily rows per table
+UNION_TAGS = frozenset({"lookup", "inline", "approve", "decline"})
+"""Which member of a request union pydantic checked; not part of a field's path."""
 
 
 class CashflowDay(CashflowRecord):
@@ -50,31 +52,46 @@ class MerchantData(BaseModel):
         return self
 
 
-class DecisionRequest(BaseModel):
-    """Either `merchant_id` (looked up in the data source) or `data` (sent inline)."""
+AsOf = Annotated[
+    dt.date | None, Field(default=None, description="Decision date; today when left out")
+]
+RequestedAmount = Annotated[float | None, Field(default=None, gt=0, le=1e12, allow_inf_nan=False)]
+
+
+class ByMerchantId(BaseModel):
+    """Decide for a merchant of the data source."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [{"merchant_id": "M00000001", "as_of": "2026-10-01"}],
-        },
+        json_schema_extra={"examples": [{"merchant_id": "M00000001", "as_of": "2026-10-01"}]},
     )
 
-    merchant_id: Annotated[str | None, Field(default=None, min_length=1, max_length=200)] = None
-    data: MerchantData | None = None
-    as_of: Annotated[
-        dt.date | None,
-        Field(default=None, description="Decision date; today when left out"),
-    ] = None
-    requested_amount: Annotated[
-        float | None, Field(default=None, gt=0, le=1e12, allow_inf_nan=False)
-    ] = None
+    merchant_id: Annotated[str, Field(min_length=1, max_length=200)]
+    as_of: AsOf = None
+    requested_amount: RequestedAmount = None
 
-    @model_validator(mode="after")
-    def _one_source(self) -> DecisionRequest:
-        if (self.merchant_id is None) == (self.data is None):
-            raise ValueError("give exactly one of merchant_id (look up) or data (inline)")
-        return self
+
+class WithData(BaseModel):
+    """Decide on the data sent with the request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: MerchantData
+    as_of: AsOf = None
+    requested_amount: RequestedAmount = None
+
+
+def _source(body: Any) -> str:
+    if isinstance(body, dict):
+        return "inline" if "data" in body else "lookup"
+    return "inline" if isinstance(body, WithData) else "lookup"
+
+
+DecisionRequest = Annotated[
+    Annotated[ByMerchantId, Tag("lookup")] | Annotated[WithData, Tag("inline")],
+    Discriminator(_source),
+]
+"""Either `merchant_id` (looked up in the data source) or `data` (sent inline)."""
 
 
 class Review(BaseModel):
@@ -128,25 +145,33 @@ class DecisionPage(BaseModel):
     )
 
 
-class ReviewRequest(BaseModel):
-    """An officer's final word on a referral."""
+Note = Annotated[str, Field(min_length=10, max_length=4000, description="Why; kept for audit")]
+
+
+class Approval(BaseModel):
+    """An officer approves a referral, at most at the engine's limit."""
 
     model_config = ConfigDict(extra="forbid")
 
-    outcome: Literal["approve", "decline"]
-    limit: Annotated[
-        int | None,
-        Field(default=None, ge=1, le=10**12, description="Approved amount; not above the engine's"),
-    ] = None
-    note: Annotated[str, Field(min_length=10, max_length=4000)]
+    outcome: Literal["approve"]
+    limit: Annotated[int, Field(ge=1, le=10**12, description="Approved amount")]
+    note: Note
 
-    @model_validator(mode="after")
-    def _limit_with_approval(self) -> ReviewRequest:
-        if self.outcome == "approve" and self.limit is None:
-            raise ValueError("an approval needs `limit`, the amount approved")
-        if self.outcome == "decline" and self.limit not in (None, 0):
-            raise ValueError("a decline has no limit; leave `limit` out")
-        return self
+
+class Decline(BaseModel):
+    """An officer declines a referral."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["decline"]
+    note: Note
+
+
+ReviewRequest = Annotated[
+    Annotated[Approval, Tag("approve")] | Annotated[Decline, Tag("decline")],
+    Discriminator("outcome"),
+]
+"""An officer's final word on a referral."""
 
 
 class Replay(BaseModel):

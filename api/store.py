@@ -96,6 +96,19 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Times as stored are UTC; SQLite hands them back without the zone."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+def _utc_required(value: dt.datetime) -> dt.datetime:
+    found = _utc(value)
+    assert found is not None
+    return found
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -154,7 +167,14 @@ def list_keys(engine: Engine) -> list[ApiKey]:
             sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
         ).mappings()
         return [
-            ApiKey(r["id"], r["role"], r["label"], r["created_at"], r["revoked_at"]) for r in rows
+            ApiKey(
+                r["id"],
+                r["role"],
+                r["label"],
+                _utc_required(r["created_at"]),
+                _utc(r["revoked_at"]),
+            )
+            for r in rows
         ]
 
 
@@ -173,7 +193,7 @@ def key_for_secret(engine: Engine, secret: str) -> ApiKey | None:
         )
     if row is None:
         return None
-    return ApiKey(row["id"], row["role"], row["label"], row["created_at"], None)
+    return ApiKey(row["id"], row["role"], row["label"], _utc_required(row["created_at"]), None)
 
 
 # --- decisions ---------------------------------------------------------------------------
@@ -202,7 +222,7 @@ def _stored(row: Any, review: Any | None) -> StoredDecision:
         input_sha256=row["input_sha256"],
         source=row["source"],
         caller=row["caller"],
-        created_at=row["created_at"],
+        created_at=_utc_required(row["created_at"]),
         request_sha256=row["request_sha256"],
         review=None if review is None else _review_dict(review),
     )
@@ -215,7 +235,7 @@ def _review_dict(row: Any) -> dict[str, Any]:
         "limit": row["loan_limit"],
         "note": row["note"],
         "reviewer": row["reviewer"],
-        "created_at": row["created_at"],
+        "created_at": _utc(row["created_at"]),
     }
 
 
