@@ -7,7 +7,7 @@ DATA   ?= data/sample
 AS_OF  ?= 2026-10-01
 MERCHANTS ?= 2000
 
-.PHONY: install run model test lint typecheck pytest lock clean bench
+.PHONY: install run demo model test lint typecheck pytest lock clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,16 +34,27 @@ $(MODEL): | $(TRAINING)/merchants.parquet
 
 model: $(MODEL)
 
-# Build what is missing from the embedded defaults (a simulated sample book, the default
-# model), then validate the sample, build its features, score it, and write the model
-# report and one merchant's page, and decide that merchant.
-run: install $(MODEL)
-	@test -f $(DATA)/merchants.parquet || $(BIN)/underwrite simulate --out $(DATA) --merchants $(MERCHANTS) --as-of $(AS_OF) --cohorts 1
+DATABASE ?= sqlite:///data/underwriting.db
+
+$(DATA)/merchants.parquet: | $(STAMP)
+	$(BIN)/underwrite simulate --out $(DATA) --merchants $(MERCHANTS) --as-of $(AS_OF) --cohorts 1
+
+# Build what is missing from the embedded defaults (the default model, a simulated sample
+# book, the SQLite store and a first officer key, printed once), decide one merchant in
+# the terminal, then serve the scoring API on localhost.
+run: install $(MODEL) $(DATA)/merchants.parquet
+	$(BIN)/underwrite decide --data $(DATA) --merchant M00000001 --as-of $(AS_OF)
+	$(BIN)/underwrite db upgrade --database $(DATABASE)
+	$(BIN)/underwrite keys create --role officer --label "first officer" --if-none --database $(DATABASE)
+	UW_DATA=$(DATA) UW_MODEL=$(MODEL) $(BIN)/underwrite serve --database $(DATABASE)
+
+# Validate the sample, build its features, score it, and write the model report and one
+# merchant's page (out/).
+demo: install $(MODEL) $(DATA)/merchants.parquet
 	$(BIN)/underwrite features --data $(DATA) --as-of $(AS_OF) --out out/features.parquet --summary
 	$(BIN)/underwrite score --model $(MODEL) --features out/features.parquet --out out/scores.parquet
 	$(BIN)/underwrite report model --model $(MODEL) --data $(TRAINING)/train.parquet --out out/model-report.html
 	$(BIN)/underwrite report merchant --data $(DATA) --merchant M00000001 --as-of $(AS_OF) --out out/merchant-M00000001.html
-	$(BIN)/underwrite decide --data $(DATA) --merchant M00000001 --as-of $(AS_OF)
 
 lint: install
 	$(BIN)/ruff check .

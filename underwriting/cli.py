@@ -15,10 +15,11 @@ import polars as pl
 from tqdm import tqdm
 
 from underwriting.charts import text_band_chart
+from underwriting.contract import MERCHANTS
 from underwriting.decisions import Application, Engine
 from underwriting.errors import InputError, UnderwritingError
 from underwriting.features import build_features
-from underwriting.loader import open_portfolio
+from underwriting.loader import open_portfolio, require_table
 from underwriting.merchant_report import band_points, merchant_report, sales_against_industry
 from underwriting.model import load_model, save_model
 from underwriting.model_report import model_report
@@ -26,6 +27,7 @@ from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
 from underwriting.policy import load_policy
 from underwriting.reasons import columns_needed, with_reason_texts
 from underwriting.registry import FEATURES
+from underwriting.rescore import rescore
 from underwriting.rules import check_rule_set, load_rule_set
 from underwriting.scoring import score
 from underwriting.simulate import SimulationConfig, simulate
@@ -332,6 +334,24 @@ def _run_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_rescore(args: argparse.Namespace) -> int:
+    engine = Engine(load_model(args.model), load_rule_set(args.rules))
+    merchants = require_table(MERCHANTS, args.data)[0].select(pl.len()).collect().item()
+    with tqdm(total=merchants, unit="merchant", desc="rescore") as bar:
+        manifest = rescore(
+            args.data, args.as_of, args.out, engine, chunk_merchants=args.chunk, progress=bar.update
+        )
+    print(
+        f"{manifest.decided:,} merchants decided, {manifest.merchants_quarantined:,} quarantined "
+        f"({manifest.merchants_in:,} in; counts add up: {manifest.adds_up}) in "
+        f"{manifest.seconds:.1f} s; {manifest.chunks_resumed} of {manifest.chunks} chunks resumed"
+    )
+    print("  outcomes: " + ", ".join(f"{k} {v:,}" for k, v in manifest.outcomes.items()))
+    print(f"  model {manifest.model_version}, rule set {manifest.rule_set_version}")
+    print(f"  decisions in {args.out / 'decisions'}, manifest {args.out / 'manifest.json'}")
+    return 0
+
+
 def _model_and_rules(command: argparse.ArgumentParser) -> None:
     """The --model and --rules options that every scoring command shares."""
     command.add_argument(
@@ -433,6 +453,16 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     _model_and_rules(decider)
     decider.add_argument("--json", action="store_true", help="print the decision as JSON")
     decider.set_defaults(run=_run_decide)
+
+    rescorer = commands.add_parser(
+        "rescore", help="decide every merchant of a data folder into a run directory (resumable)"
+    )
+    rescorer.add_argument("--data", type=Path, required=True, help="folder with the input tables")
+    rescorer.add_argument("--as-of", type=_date, required=True, help="YYYY-MM-DD")
+    rescorer.add_argument("--out", type=Path, required=True, help="run directory")
+    rescorer.add_argument("--chunk", type=_positive, default=50_000, help="merchants per chunk")
+    _model_and_rules(rescorer)
+    rescorer.set_defaults(run=_run_rescore)
 
     rules = commands.add_parser("rules", help="work with rule sets")
     rule_commands = rules.add_subparsers(dest="rules_command", required=True)

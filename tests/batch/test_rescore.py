@@ -1,0 +1,133 @@
+"""Portfolio re-scoring on real Parquet files: counts add up with bad rows injected, a run
+killed at random points and resumed equals an uninterrupted run, a finished run is never
+written again, and one merchant re-scored alone gets its row of the batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.conftest import RULES_V1
+from underwriting.decisions import Engine
+from underwriting.errors import InputError
+from underwriting.model import Scorecard, save_model
+from underwriting.policy import Policy
+from underwriting.rescore import rescore
+from underwriting.rules import load_rule_set
+
+AS_OF = dt.date(2026, 10, 1)
+
+
+@pytest.fixture(scope="module")
+def engine(trained: tuple[Scorecard, Policy]) -> Engine:
+    return Engine(trained[0], load_rule_set(RULES_V1))
+
+
+def _decisions(run: Path) -> pl.DataFrame:
+    return pl.read_parquet(sorted((run / "decisions").glob("*.parquet")))
+
+
+def test_counts_add_up_with_bad_rows_injected(
+    small_book: Path, tmp_path: Path, engine: Engine
+) -> None:
+    book = tmp_path / "book"
+    shutil.copytree(small_book, book)
+    merchants = pl.read_parquet(book / "merchants.parquet")
+    bad_profile = merchants.head(1).with_columns(
+        pl.lit("MBAD0001").alias("merchant_id"), pl.lit("0000").alias("industry_code")
+    )
+    pl.concat([merchants, bad_profile]).write_parquet(book / "merchants.parquet")
+    cashflow = pl.read_parquet(small_book / "cashflow").head(3)
+    bad_rows = pl.concat(
+        [
+            cashflow.head(1).with_columns(pl.lit(-10.0).alias("gross_sales")),
+            cashflow.slice(1, 1).with_columns(pl.lit("MNOBODY").alias("merchant_id")),
+            cashflow.slice(2, 1).with_columns(pl.lit(dt.date(2026, 12, 1)).alias("date")),
+        ]
+    )
+    bad_rows.write_parquet(book / "cashflow" / "zz-injected.parquet")
+    manifest = rescore(book, AS_OF, tmp_path / "run", engine, chunk_merchants=200)
+    assert manifest.adds_up
+    assert manifest.merchants_in == 601
+    assert manifest.decided == 600 and manifest.merchants_quarantined == 1
+    # the negative row repeats a real merchant-day with other figures: both copies go
+    assert manifest.rows["cashflow"]["quarantined"] == 4
+    held = pl.read_parquet(sorted((tmp_path / "run" / "quarantine").glob("*.parquet")))
+    assert held.height == 5
+    assert set(held["table"]) == {"merchants", "cashflow"}
+    decisions = _decisions(tmp_path / "run")
+    assert decisions.height == 600 and decisions["merchant_id"].is_unique().all()
+    saved = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert saved["adds_up"] is True and saved["status"] == "finished"
+
+
+def test_a_finished_run_is_never_written_again(
+    small_book: Path, tmp_path: Path, engine: Engine
+) -> None:
+    rescore(small_book, AS_OF, tmp_path / "run", engine, chunk_merchants=300)
+    with pytest.raises(InputError, match="finished run"):
+        rescore(small_book, AS_OF, tmp_path / "run", engine, chunk_merchants=300)
+    (tmp_path / "other").mkdir()
+    shutil.copy(tmp_path / "run" / "run.json", tmp_path / "other" / "run.json")
+    with pytest.raises(InputError, match="other as_of"):
+        rescore(small_book, dt.date(2026, 9, 1), tmp_path / "other", engine, chunk_merchants=300)
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_result(
+    small_book: Path, tmp_path: Path, engine: Engine, trained: tuple[Scorecard, Policy]
+) -> None:
+    whole = rescore(small_book, AS_OF, tmp_path / "whole", engine, chunk_merchants=40)
+    model = tmp_path / "model.json"
+    save_model(trained[0], model)
+    run = tmp_path / "killed"
+    command = [sys.executable, "-m", "underwriting.cli", "rescore", "--data", str(small_book),
+               "--as-of", AS_OF.isoformat(), "--out", str(run), "--chunk", "40",
+               "--model", str(model), "--rules", str(RULES_V1)]  # fmt: skip
+    for wanted in (2, 6, 11):  # kill it at three points, each after more chunks are done
+        process = subprocess.Popen(command, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if len(list((run / "decisions").glob("*.parquet"))) >= wanted:
+                break
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert (
+        not (run / "manifest.json").exists()
+        or json.loads((run / "manifest.json").read_text())["chunks_resumed"] > 0
+    )
+    if not (run / "manifest.json").exists():
+        assert subprocess.run(command, capture_output=True).returncode == 0
+    resumed = json.loads((run / "manifest.json").read_text())
+    assert resumed["chunks_resumed"] >= 2
+    assert resumed["decided"] == whole.decided and resumed["rows"] == whole.rows
+    assert not list(run.rglob("*.partial"))
+    assert _decisions(run).equals(_decisions(tmp_path / "whole"))
+
+
+def test_one_merchant_alone_gets_its_row_of_the_batch(
+    small_book: Path, tmp_path: Path, engine: Engine, book_tables: dict[str, pl.DataFrame]
+) -> None:
+    rescore(small_book, AS_OF, tmp_path / "all", engine, chunk_merchants=250)
+    batch = _decisions(tmp_path / "all")
+    for merchant in ("M00000004", "M00000333", "M00000600"):
+        alone = tmp_path / f"book-{merchant}"
+        (alone / "cashflow").mkdir(parents=True)
+        (alone / "traffic").mkdir()
+        mine = pl.col("merchant_id") == merchant
+        book_tables["merchants"].filter(mine).write_parquet(alone / "merchants.parquet")
+        book_tables["cashflow"].filter(mine).write_parquet(alone / "cashflow" / "part.parquet")
+        book_tables["traffic"].filter(mine).write_parquet(alone / "traffic" / "part.parquet")
+        book_tables["industry_benchmarks"].write_parquet(alone / "industry_benchmarks.parquet")
+        rescore(alone, AS_OF, tmp_path / f"run-{merchant}", engine)
+        assert _decisions(tmp_path / f"run-{merchant}").equals(batch.filter(mine))

@@ -1,0 +1,186 @@
+"""Portfolio re-scoring: features and decisions for every merchant of a data folder,
+streamed chunk by chunk in bounded memory (the I/O edge; decisions come from the same
+`Engine.decide_frame` as the API's).
+
+A run directory holds:
+
+    run.json                    what the run is: data, as-of date, chunking, versions, inputs
+    quarantine/books.parquet    benchmark and profile rows that failed validation
+    quarantine/part-NNNNN.parquet, counts/part-NNNNN.json, decisions/part-NNNNN.parquet
+                                one set per chunk of merchant ids; the decisions part is
+                                written last, so its presence marks a finished chunk
+    manifest.json               counts, timings and status, written when every chunk is done
+
+Every file is written to a temporary name and renamed, so a killed run leaves only whole
+files. Started again with the same arguments it skips finished chunks and gives the same
+result as an uninterrupted run; a finished run directory is never written again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from underwriting.decisions import Engine
+from underwriting.errors import InputError
+from underwriting.pipeline import TableCount, add_counts, chunk_features, open_book
+
+MANIFEST = "manifest.json"
+
+
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    write(partial)
+    os.replace(partial, path)
+
+
+def _write_json(path: Path, value: Any) -> None:
+    _atomic_write(path, lambda p: p.write_text(json.dumps(value, indent=2, sort_keys=True)))
+
+
+def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
+    _atomic_write(path, lambda p: frame.write_parquet(p, compression="zstd"))
+
+
+def input_fingerprint(data_dir: Path) -> str:
+    """SHA-256 over every input file's name, size and modification time."""
+    listing = "\n".join(
+        f"{p.relative_to(data_dir)} {p.stat().st_size} {p.stat().st_mtime_ns}"
+        for p in sorted(data_dir.rglob("*"))
+        if p.is_file()
+    )
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+@dataclass
+class Manifest:
+    """What a finished run read, decided and quarantined, with which versions, how fast."""
+
+    status: str
+    data: str
+    as_of: str
+    model_version: str
+    rule_set_version: str
+    input_fingerprint: str
+    chunks: int
+    chunks_resumed: int
+    merchants_in: int
+    decided: int
+    merchants_quarantined: int
+    rows: dict[str, dict[str, int]]
+    outcomes: dict[str, int]
+    seconds: float
+
+    @property
+    def adds_up(self) -> bool:
+        rows_add_up = all(r["rows_in"] == r["kept"] + r["quarantined"] for r in self.rows.values())
+        return rows_add_up and self.merchants_in == self.decided + self.merchants_quarantined
+
+
+def rescore(
+    data_dir: Path,
+    as_of: dt.date,
+    out: Path,
+    engine: Engine,
+    *,
+    chunk_merchants: int = 50_000,
+    progress: Callable[[int], object] | None = None,
+) -> Manifest:
+    """Decide every merchant in `data_dir` as of `as_of` into the run directory `out`."""
+    if (out / MANIFEST).exists():
+        raise InputError(f"{out} holds a finished run; give --out a new directory")
+    started = time.perf_counter()
+    data, fingerprint = str(data_dir.resolve()), input_fingerprint(data_dir)
+    identity: dict[str, object] = {
+        "data": data,
+        "as_of": as_of.isoformat(),
+        "chunk_merchants": chunk_merchants,
+        "model_version": engine.model.version,
+        "rule_set_version": engine.rules.version,
+        "input_fingerprint": fingerprint,
+    }
+    run_file = out / "run.json"
+    if run_file.exists():
+        earlier = json.loads(run_file.read_text())
+        if earlier != identity:
+            changed = sorted(k for k in identity if earlier.get(k) != identity[k])
+            raise InputError(
+                f"{out} holds an unfinished run with other {', '.join(changed)}; resume it "
+                "with the same arguments and inputs, or give --out a new directory"
+            )
+    else:
+        _write_json(run_file, identity)
+    book = open_book(data_dir, as_of)
+    _write_parquet(out / "quarantine" / "books.parquet", book.quarantine)
+    counts = {name: TableCount(c.rows_in, c.kept, c.quarantined) for name, c in book.counts.items()}
+    ranges = book.ranges(chunk_merchants)
+    resumed = decided = 0
+    outcomes: dict[str, int] = {}
+    for index, (lo, hi) in enumerate(ranges):
+        name = f"part-{index:05d}"
+        decisions_part = out / "decisions" / f"{name}.parquet"
+        counts_part = out / "counts" / f"{name}.json"
+        if decisions_part.exists():
+            resumed += 1
+            saved = json.loads(counts_part.read_text())
+            part_counts = {k: TableCount(**v) for k, v in saved["rows"].items()}
+            merchants = saved["merchants"]
+            tally = saved["outcomes"]
+            decided_here = saved["decided"]
+        else:
+            chunk = chunk_features(book, lo, hi)
+            decisions = engine.decide_frame(chunk.features, words=False)
+            part_counts, merchants = chunk.counts, chunk.merchants
+            tally = {
+                str(k): int(v)
+                for k, v in decisions.get_column("outcome").value_counts().iter_rows()
+            }
+            decided_here = decisions.height
+            _write_parquet(out / "quarantine" / f"{name}.parquet", chunk.quarantine)
+            _write_json(
+                counts_part,
+                {
+                    "rows": {k: asdict(v) for k, v in part_counts.items()},
+                    "merchants": merchants,
+                    "decided": decided_here,
+                    "outcomes": tally,
+                },
+            )
+            _write_parquet(decisions_part, decisions)  # last: marks the chunk finished
+        add_counts(counts, part_counts)
+        decided += decided_here
+        for outcome, n in tally.items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + n
+        if progress is not None:
+            progress(merchants)
+    merchants_count = counts["merchants"]
+    manifest = Manifest(
+        status="finished",
+        data=data,
+        as_of=as_of.isoformat(),
+        model_version=engine.model.version,
+        rule_set_version=engine.rules.version,
+        input_fingerprint=fingerprint,
+        chunks=len(ranges),
+        chunks_resumed=resumed,
+        merchants_in=merchants_count.rows_in,
+        decided=decided,
+        merchants_quarantined=merchants_count.quarantined,
+        rows={k: asdict(v) for k, v in sorted(counts.items())},
+        outcomes=dict(sorted(outcomes.items())),
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    if not manifest.adds_up:
+        raise AssertionError(f"counts do not add up: {manifest}")
+    _write_json(out / MANIFEST, {**asdict(manifest), "adds_up": manifest.adds_up})
+    return manifest
