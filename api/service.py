@@ -8,7 +8,6 @@ benchmarks); the app then reports not ready instead of serving.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -21,6 +20,7 @@ from underwriting.decisions import Application, Engine
 from underwriting.errors import InputError, PolicyError
 from underwriting.loader import require_table
 from underwriting.model import Scorecard, load_model
+from underwriting.rescore import input_fingerprint
 from underwriting.rules import RuleSet, check_rule_set, load_rule_set
 
 DECISION_FIELDS = (
@@ -92,12 +92,7 @@ class Service:
         rules = load_rule_set(settings.rules)
         benchmarks = require_table(INDUSTRY_BENCHMARKS, settings.data)[0].collect()
         merchants = require_table(MERCHANTS, settings.data)[0].collect()
-        listing = "\n".join(
-            f"{p.relative_to(settings.data)} {p.stat().st_size} {p.stat().st_mtime_ns}"
-            for p in sorted(settings.data.rglob("*"))
-            if p.is_file()
-        )
-        fingerprint = hashlib.sha256(listing.encode()).hexdigest()[:16]
+        fingerprint = input_fingerprint(settings.data)[:16]
         return cls(settings, Engine(model, rules, benchmarks), merchants, fingerprint)
 
     def benchmark_row(

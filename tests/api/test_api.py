@@ -318,3 +318,15 @@ def test_not_ready_without_a_model_or_a_migrated_database(
 @pytest.mark.parametrize("route", ["/v1/versions", "/v1/decisions", "/v1/keys"])
 def test_every_route_but_health_needs_a_key(api: Api, route: str) -> None:
     assert api.client.get(route).status_code == 401
+
+
+def test_the_migrations_build_the_schema_the_store_queries(database_url: str) -> None:
+    """The Alembic migrations are a frozen copy of the tables; they must not drift apart."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    database = store.connect(database_url)
+    with database.connect() as connection:
+        drift = compare_metadata(MigrationContext.configure(connection), store.metadata)
+    database.dispose()
+    assert drift == []
