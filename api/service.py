@@ -18,7 +18,7 @@ from api.settings import Settings
 from underwriting.contract import CASHFLOW, INDUSTRY_BENCHMARKS, MERCHANTS, TRAFFIC, Table
 from underwriting.decisions import Application, Engine
 from underwriting.errors import InputError, PolicyError
-from underwriting.loader import require_table
+from underwriting.loader import find_table, require_table
 from underwriting.model import Scorecard, load_model
 from underwriting.rescore import input_fingerprint
 from underwriting.rules import RuleSet, check_rule_set, load_rule_set
@@ -49,10 +49,7 @@ class VersionUnavailable(LookupError):
 
 
 def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()}
-        for row in frame.iter_rows(named=True)
-    ]
+    return [_plain(row) for row in frame.iter_rows(named=True)]
 
 
 def _frame(table: Table, rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -83,6 +80,7 @@ class Service:
     settings: Settings
     engine: Engine
     merchants: pl.DataFrame
+    daily: tuple[pl.LazyFrame, pl.LazyFrame]  # cash flow and traffic scans, opened once
     data_fingerprint: str
     _engines: dict[tuple[str, str], Engine] = field(default_factory=dict)
 
@@ -92,13 +90,17 @@ class Service:
         rules = load_rule_set(settings.rules)
         benchmarks = require_table(INDUSTRY_BENCHMARKS, settings.data)[0].collect()
         merchants = require_table(MERCHANTS, settings.data)[0].collect()
+        traffic = find_table(TRAFFIC, settings.data)
+        daily = (
+            require_table(CASHFLOW, settings.data)[0],
+            traffic[0] if traffic is not None else pl.LazyFrame(schema=TRAFFIC.schema),
+        )
         fingerprint = input_fingerprint(settings.data)[:16]
-        return cls(settings, Engine(model, rules, benchmarks), merchants, fingerprint)
+        return cls(settings, Engine(model, rules, benchmarks), merchants, daily, fingerprint)
 
-    def benchmark_row(
-        self, industry_code: str, benchmarks: pl.DataFrame | None = None
-    ) -> dict[str, Any]:
-        table = self.engine.benchmarks if benchmarks is None else benchmarks
+    def benchmark_row(self, industry_code: str) -> dict[str, Any]:
+        """The industry's benchmark row, stored with each decision's input."""
+        table = self.engine.benchmarks
         assert table is not None
         found = table.filter(pl.col("industry_code") == industry_code)
         if found.is_empty():
@@ -124,12 +126,7 @@ class Service:
         if profile.is_empty():
             raise UnknownMerchant(merchant_id)
         mine = pl.col("merchant_id") == merchant_id
-        cashflow, traffic = pl.collect_all(
-            [
-                require_table(CASHFLOW, self.settings.data)[0].filter(mine),
-                require_table(TRAFFIC, self.settings.data)[0].filter(mine),
-            ]
-        )
+        cashflow, traffic = pl.collect_all([scan.filter(mine) for scan in self.daily])
         merchant = _rows(profile.head(1))[0]
         return {
             "as_of": as_of.isoformat(),
