@@ -198,7 +198,7 @@ def bar_chart(
         return top + plot_h * (1 - v / ceiling)
 
     def shown(v: float) -> str:
-        return f"{v:.1%}" if percent else f"{v:,.3g}"
+        return f"{v:.1%}" if percent else _money(v)
 
     parts = _frame(width, height, title)
     for k in range(5):
@@ -267,3 +267,21 @@ def text_band_chart(points: Sequence[BandPoint], width: int = 36) -> list[str]:
         where = "below" if p.value < p.low else "above" if p.value > p.high else "within"
         lines.append(f"{p.label:>7} {''.join(cells)} {p.value:>12,.0f}  {where}")
     return lines
+
+
+_PAGE_STYLE = """
+body { font-family: sans-serif; margin: 2em; max-width: 72em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+td, th { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+.note { color: #555; font-size: 90%; }
+.charts svg { margin: 0 1em 1em 0; }
+"""
+
+
+def html_page(title: str, body: str, style: str = "") -> str:
+    """One self-contained HTML document: the shared report style, `title` and `body`."""
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"\n<style>{_PAGE_STYLE}{style}</style></head><body>\n{body}\n</body></html>\n"
+    )

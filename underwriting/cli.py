@@ -339,7 +339,13 @@ def _run_rescore(args: argparse.Namespace) -> int:
     merchants = require_table(MERCHANTS, args.data)[0].select(pl.len()).collect().item()
     with tqdm(total=merchants, unit="merchant", desc="rescore") as bar:
         manifest = rescore(
-            args.data, args.as_of, args.out, engine, chunk_merchants=args.chunk, progress=bar.update
+            args.data,
+            args.as_of,
+            args.out,
+            engine,
+            chunk_merchants=args.chunk,
+            previous=args.previous,
+            progress=bar.update,
         )
     print(
         f"{manifest.decided:,} merchants decided, {manifest.merchants_quarantined:,} quarantined "
@@ -349,6 +355,7 @@ def _run_rescore(args: argparse.Namespace) -> int:
     print("  outcomes: " + ", ".join(f"{k} {v:,}" for k, v in manifest.outcomes.items()))
     print(f"  model {manifest.model_version}, rule set {manifest.rule_set_version}")
     print(f"  decisions in {args.out / 'decisions'}, manifest {args.out / 'manifest.json'}")
+    print(f"  report: {args.out / 'report.html'}")
     return 0
 
 
@@ -461,6 +468,9 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     rescorer.add_argument("--as-of", type=_date, required=True, help="YYYY-MM-DD")
     rescorer.add_argument("--out", type=Path, required=True, help="run directory")
     rescorer.add_argument("--chunk", type=_positive, default=50_000, help="merchants per chunk")
+    rescorer.add_argument(
+        "--previous", type=Path, help="an earlier finished run to report migration against"
+    )
     _model_and_rules(rescorer)
     rescorer.set_defaults(run=_run_rescore)
 

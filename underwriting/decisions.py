@@ -247,6 +247,15 @@ def decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataF
     )
 
 
+def rule_reasons(rules: RuleSet) -> dict[str, str]:
+    """The sentence for each reason code a rule set gives (and for LIMIT-BELOW-MINIMUM)."""
+    fixed = {r.reason_code: r.reason for r in rules.rules}
+    fixed[BELOW_MINIMUM] = (
+        f"The affordable limit is below our minimum loan of {_limits(rules).min_loan:,}"
+    )
+    return fixed
+
+
 def in_words(
     decisions: pl.DataFrame, features: pl.DataFrame, model: Scorecard, rules: RuleSet
 ) -> pl.DataFrame:
@@ -256,9 +265,7 @@ def in_words(
     value (from `features`, same rows in the same order), the best band and, where the
     registry links one, the industry's figure.
     """
-    limits = _limits(rules)
-    fixed = {r.reason_code: r.reason for r in rules.rules}
-    fixed[BELOW_MINIMUM] = f"The affordable limit is below our minimum loan of {limits.min_loan:,}"
+    fixed = rule_reasons(rules)
     needed = [c for c in columns_needed(model) if c in features.columns]
     frame = pl.concat([features.select(needed), decisions.select("reason_codes")], how="horizontal")
     worded = with_reason_texts(frame, model, "reason_codes", "reasons", features.columns, fixed)

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from underwriting.charts import BandPoint, band_chart
+from underwriting.charts import BandPoint, band_chart, html_page
 from underwriting.contract import SEASONAL_INDEX_COLUMNS
 from underwriting.features import DAYS_PER_MONTH
 from underwriting.registry import FEATURES
@@ -118,16 +118,7 @@ def merchant_report(
         + "</table>"
     )
     title = f"Merchant {features['merchant_id']} as of {features['as_of']}"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 60em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }}
-td.num {{ text-align: right; white-space: nowrap; }}
-.note {{ color: #555; font-size: 90%; }}
-</style></head><body>
-<h1>{escape(title)}</h1>
+    body = f"""<h1>{escape(title)}</h1>
 <p>{escape(benchmark["industry_name"])} ({escape(str(features["industry_code"]))}),
 region {escape(str(features["region"]))}; {features["days_of_history"]} days of sales history.</p>
 {chart}
@@ -139,6 +130,5 @@ lender's book, scaled to 30 days and by the industry's seasonal index for the mo
 {rows}
 </table>
 <h2>Quarantined input</h2>
-{held}
-</body></html>
-"""
+{held}"""
+    return html_page(title, body)

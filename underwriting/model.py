@@ -80,6 +80,14 @@ class GradeCalibration(_Frozen):
     observed_rate: float
 
 
+class ScoreDistribution(_Frozen):
+    """The training part's scores cut at their deciles: the baseline for score drift (PSI)."""
+
+    part: str
+    edges: tuple[float, ...]
+    shares: tuple[float, ...]
+
+
 class Training(_Frozen):
     """Where the model came from and how well it did."""
 
@@ -93,6 +101,8 @@ class Training(_Frozen):
     calibration: tuple[GradeCalibration, ...]
     hosmer_lemeshow: dict[str, float]
     policy_version: str
+    score_distribution: ScoreDistribution | None = None
+    """Absent from artifacts trained before it was recorded (their version stays valid)."""
 
 
 class Scorecard(_Frozen):
@@ -110,6 +120,8 @@ class Scorecard(_Frozen):
     def content_hash(self) -> str:
         """Hash of the canonical JSON of everything but the version itself."""
         body = self.model_dump(mode="json", exclude={"version"})
+        if body["training"]["score_distribution"] is None:  # artifacts from before the field
+            del body["training"]["score_distribution"]
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

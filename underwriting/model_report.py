@@ -14,7 +14,7 @@ from itertools import pairwise
 import numpy as np
 import polars as pl
 
-from underwriting.charts import Series, bar_chart, line_chart
+from underwriting.charts import Series, bar_chart, html_page, line_chart
 from underwriting.model import NumericBinning, Scorecard
 from underwriting.policy import Policy
 from underwriting.reasons import format_value
@@ -181,16 +181,7 @@ def model_report(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> str:
     hl = model.training.hosmer_lemeshow
     selection = ", ".join(f"{k} {v:g}" for k, v in model.training.selection.items())
     scaling = model.scaling
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Model report {escape(model.version)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 72em; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }}
-td.num {{ text-align: right; white-space: nowrap; }}
-.charts svg {{ margin: 0 1em 1em 0; }}
-</style></head><body>
-<h1>Model report: {escape(model.version)}</h1>
+    body = f"""<h1>Model report: {escape(model.version)}</h1>
 <p>Target <code>{escape(model.training.target)}</code>; {model.training.rows:,} rows; training data
 {escape(model.training.data_fingerprint)}; policy {escape(model.training.policy_version)}.
 Scaling: {scaling.base_score:g} points at odds {scaling.base_odds:g}:1, {scaling.points_to_double_odds:g} points to double the odds.</p>
@@ -208,6 +199,5 @@ p-value {hl.get("p_value", float("nan")):.3f}.</p>
 <p>Thresholds: {escape(selection)}.</p>
 <table><tr><th>dropped</th><th>reason</th></tr>{dropped}</table>
 <h2>Bins</h2>
-{_bins_table(model)}
-</body></html>
-"""
+{_bins_table(model)}"""
+    return html_page(f"Model report {model.version}", body)

@@ -23,7 +23,8 @@ def _unit(feature: str) -> str:
     return known.unit if known else ""
 
 
-def _meaning(feature: str) -> str:
+def feature_meaning(feature: str) -> str:
+    """What a feature measures, as the start of a sentence."""
     known = FEATURES_BY_NAME.get(feature)
     text = known.meaning if known else feature.replace("_", " ")
     return text[0].upper() + text[1:]
@@ -127,7 +128,7 @@ def with_reason_texts(
                 "{}: {}; the best band is {}"
                 if isinstance(f.binning, NumericBinning)
                 else "{}: {}; merchants with this value default more often than with {}",
-                pl.lit(_meaning(f.name)),
+                pl.lit(feature_meaning(f.name)),
                 _value_text(f),
                 pl.lit(best_band(f)),
             ),

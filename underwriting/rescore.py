@@ -9,7 +9,11 @@ A run directory holds:
     quarantine/part-NNNNN.parquet, counts/part-NNNNN.json, decisions/part-NNNNN.parquet
                                 one set per chunk of merchant ids; the decisions part is
                                 written last, so its presence marks a finished chunk
-    manifest.json               counts, timings and status, written when every chunk is done
+    report.html                 what moved since the previous run, drift, limits, rules fired
+    manifest.json               counts, timings and status, written last, when all is done
+
+Each decisions part holds one row per merchant with every field of a decision, and the
+merchant's `industry_code` and `existing_exposure` for the report's segments.
 
 Every file is written to a temporary name and renamed, so a killed run leaves only whole
 files. Started again with the same arguments it skips finished chunks and gives the same
@@ -30,11 +34,17 @@ from typing import Any
 
 import polars as pl
 
-from underwriting.decisions import Engine
+from underwriting.decisions import Engine, rule_reasons
+from underwriting.drift import ScoreBands
 from underwriting.errors import InputError
 from underwriting.pipeline import TableCount, add_counts, chunk_features, open_book
+from underwriting.portfolio import REPORT_COLUMNS
+from underwriting.portfolio_report import RunFigures, portfolio_report
+from underwriting.reasons import feature_meaning
 
 MANIFEST = "manifest.json"
+REPORT = "report.html"
+SEGMENT_COLUMNS = ("industry_code", "existing_exposure")
 
 
 def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
@@ -72,6 +82,7 @@ class Manifest:
     model_version: str
     rule_set_version: str
     input_fingerprint: str
+    previous: str | None
     chunks: int
     chunks_resumed: int
     merchants_in: int
@@ -94,11 +105,18 @@ def rescore(
     engine: Engine,
     *,
     chunk_merchants: int = 50_000,
+    previous: Path | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> Manifest:
-    """Decide every merchant in `data_dir` as of `as_of` into the run directory `out`."""
+    """Decide every merchant in `data_dir` as of `as_of` into the run directory `out`, and
+    write its report (against the finished run `previous`, when given)."""
     if (out / MANIFEST).exists():
         raise InputError(f"{out} holds a finished run; give --out a new directory")
+    if previous is not None and not (previous / MANIFEST).exists():
+        raise InputError(
+            f"--previous {previous} is not a finished run directory (no {MANIFEST}); give the "
+            "folder of an earlier finished `underwrite rescore` run"
+        )
     started = time.perf_counter()
     data, fingerprint = str(data_dir.resolve()), input_fingerprint(data_dir)
     identity: dict[str, object] = {
@@ -108,6 +126,7 @@ def rescore(
         "model_version": engine.model.version,
         "rule_set_version": engine.rules.version,
         "input_fingerprint": fingerprint,
+        "previous": str(previous.resolve()) if previous else None,
     }
     run_file = out / "run.json"
     if run_file.exists():
@@ -139,7 +158,12 @@ def rescore(
             decided_here = saved["decided"]
         else:
             chunk = chunk_features(book, lo, hi)
-            decisions = engine.decide_frame(chunk.features, words=False)
+            decisions = engine.decide_frame(chunk.features, words=False).join(
+                chunk.features.select("merchant_id", *SEGMENT_COLUMNS),
+                on="merchant_id",
+                how="left",
+                maintain_order="left",
+            )
             part_counts, merchants = chunk.counts, chunk.merchants
             tally = {
                 str(k): int(v)
@@ -171,6 +195,7 @@ def rescore(
         model_version=engine.model.version,
         rule_set_version=engine.rules.version,
         input_fingerprint=fingerprint,
+        previous=str(previous.resolve()) if previous else None,
         chunks=len(ranges),
         chunks_resumed=resumed,
         merchants_in=merchants_count.rows_in,
@@ -182,5 +207,33 @@ def rescore(
     )
     if not manifest.adds_up:
         raise AssertionError(f"counts do not add up: {manifest}")
+    _atomic_write(out / REPORT, lambda p: p.write_text(run_report(out, manifest, engine, previous)))
+    manifest.seconds = round(time.perf_counter() - started, 2)
     _write_json(out / MANIFEST, {**asdict(manifest), "adds_up": manifest.adds_up})
     return manifest
+
+
+def read_decisions(run: Path, columns: tuple[str, ...] = REPORT_COLUMNS) -> pl.DataFrame:
+    """The decisions of a run directory (the given columns that it has), in merchant order."""
+    scan = pl.scan_parquet(run / "decisions" / "*.parquet")
+    present = scan.collect_schema().names()
+    return scan.select(c for c in columns if c in present).collect()
+
+
+def run_report(out: Path, manifest: Manifest, engine: Engine, previous: Path | None) -> str:
+    """The HTML report of the run in `out` (see `portfolio_report`)."""
+    recorded = engine.model.training.score_distribution
+    training = ScoreBands(recorded.edges, recorded.shares) if recorded else None
+    texts = {
+        **{f.name: f"Model: {feature_meaning(f.name)}" for f in engine.model.features},
+        **rule_reasons(engine.rules),
+        **{r.id: r.reason for r in engine.rules.rules},
+    }
+    earlier = (
+        RunFigures(json.loads((previous / MANIFEST).read_text()), read_decisions(previous))
+        if previous
+        else None
+    )
+    return portfolio_report(
+        RunFigures(asdict(manifest), read_decisions(out)), earlier, training, texts
+    )

@@ -31,6 +31,7 @@ from underwriting.binning import (
     information_value,
     woe_table,
 )
+from underwriting.drift import baseline_bands
 from underwriting.errors import InputError
 from underwriting.metrics import discrimination, hosmer_lemeshow
 from underwriting.model import (
@@ -40,11 +41,12 @@ from underwriting.model import (
     ModelFeature,
     NumericBinning,
     Scorecard,
+    ScoreDistribution,
     Training,
 )
 from underwriting.policy import Policy
 from underwriting.registry import FEATURES_BY_NAME
-from underwriting.scoring import score_arrays
+from underwriting.scoring import score_arrays, score_arrays_of
 
 Progress = Callable[[str], object]
 
@@ -346,8 +348,12 @@ def train(
     holdout = out_of_time if out_of_time.any() else test
     statistic, p_value = hosmer_lemeshow(pd_12m[holdout], bad[holdout])
     calibration = _calibration(policy, pd_12m[holdout], bad[holdout])
+    bands = baseline_bands(score_arrays_of(draft, policy, frame).score[train_rows])
     record = draft.training.model_copy(
         update={
+            "score_distribution": ScoreDistribution(
+                part="train", edges=bands.edges, shares=bands.shares
+            ),
             "metrics": metrics,
             "calibration": calibration,
             "hosmer_lemeshow": {

@@ -131,3 +131,41 @@ def test_one_merchant_alone_gets_its_row_of_the_batch(
         book_tables["industry_benchmarks"].write_parquet(alone / "industry_benchmarks.parquet")
         rescore(alone, AS_OF, tmp_path / f"run-{merchant}", engine)
         assert _decisions(tmp_path / f"run-{merchant}").equals(batch.filter(mine))
+
+
+def test_the_report_against_a_previous_run(
+    small_book: Path, tmp_path: Path, engine: Engine
+) -> None:
+    with pytest.raises(InputError, match="not a finished run"):
+        rescore(small_book, AS_OF, tmp_path / "now", engine, previous=tmp_path / "nothing")
+    rescore(small_book, dt.date(2026, 7, 1), tmp_path / "july", engine, chunk_merchants=250)
+    manifest = rescore(
+        small_book, AS_OF, tmp_path / "now", engine, chunk_merchants=250, previous=tmp_path / "july"
+    )
+    assert manifest.previous == str((tmp_path / "july").resolve())
+    saved = json.loads((tmp_path / "now" / "manifest.json").read_text())
+    assert saved["previous"] == manifest.previous
+    now, july = _decisions(tmp_path / "now"), _decisions(tmp_path / "july")
+    assert {"industry_code", "existing_exposure"} <= set(now.columns)
+    report = (tmp_path / "now" / "report.html").read_text()
+    # offline: no scripts, no links to fetch anything
+    assert "<script" not in report and "http://" not in report.replace("http://www.w3.org", "")
+    assert "https://" not in report
+    for heading in (
+        "Grade migration",
+        "Outcomes that flipped, and why",
+        "Score drift",
+        "Limit and exposure by grade",
+        "Limit and exposure by industry",
+        "Rules that fired most",
+    ):
+        assert f"<h2>{heading}</h2>" in report
+    changed = now.join(july, on="merchant_id", suffix="_was").filter(
+        pl.col("outcome") != pl.col("outcome_was")
+    )
+    assert changed.height > 0
+    assert f"<p>{changed.height:,} merchants changed outcome." in report
+    assert "model training data" in report and "previous run</td>" in report
+    assert f"{int(now['limit'].sum()):,}" in report and f"{int(july['limit'].sum()):,}" in report
+    alone = (tmp_path / "july" / "report.html").read_text()
+    assert "No previous run was given" in alone and "Grade migration" not in alone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -75,6 +76,26 @@ def test_an_edited_artifact_is_refused(trained: tuple[Scorecard, Policy], tmp_pa
         load_model(path)
     with pytest.raises(PolicyError, match="train one with `underwrite train`"):
         load_model(tmp_path / "absent.json")
+
+
+def test_training_records_its_score_deciles_and_older_artifacts_still_load(
+    trained: tuple[Scorecard, Policy], tmp_path: Path
+) -> None:
+    model, _ = trained
+    recorded = model.training.score_distribution
+    assert recorded is not None and recorded.part == "train"
+    assert 8 <= len(recorded.shares) == len(recorded.edges) + 1 <= 10
+    assert sum(recorded.shares) == pytest.approx(1.0)
+    assert list(recorded.edges) == sorted(set(recorded.edges))
+    # an artifact saved before the field existed keeps its version and loads
+    body = model.model_dump(mode="json", exclude={"version"})
+    del body["training"]["score_distribution"]
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    older = {**body, "version": f"scorecard-{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"}
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    loaded = load_model(tmp_path / "older.json")
+    assert loaded.training.score_distribution is None and loaded.version == older["version"]
+    assert loaded.version != model.version
 
 
 def test_score_scale_doubles_odds_every_pdo(

@@ -1,0 +1,206 @@
+"""What moved in a re-scored portfolio: the figures of a run's report, as pure functions on
+decision frames (one row per merchant, every field of a decision plus the merchant's
+`industry_code` and `existing_exposure`).
+
+Against a previous run: the grade migration matrix, the outcomes that flipped and the
+rule or reason that explains each flip, and the change in total limit. On the run alone:
+limit, exposure and expected loss by grade and by industry, the rules that fired most,
+and score drift (PSI) against the model's training scores and the previous run's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from underwriting.drift import ScoreBands, Stability, baseline_bands, psi, shares_in, stability
+
+REPORT_COLUMNS = (
+    "merchant_id",
+    "outcome",
+    "grade",
+    "limit",
+    "pd_12m",
+    "score",
+    "expected_loss",
+    "reason_codes",
+    "rules_fired",
+    "industry_code",
+    "existing_exposure",
+)
+_RANK = {"approve": 0, "refer": 1, "decline": 2}
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Score shares now against a baseline's, over the baseline's bands, and their PSI."""
+
+    against: str
+    bands: ScoreBands
+    now: tuple[float, ...]
+    index: float
+
+    @property
+    def stability(self) -> Stability:
+        return stability(self.index)
+
+
+def drift(against: str, bands: ScoreBands, scores: np.ndarray) -> Drift:
+    """PSI of `scores` over the bands of a baseline."""
+    now = shares_in(scores, bands.edges)
+    return Drift(against, bands, now, psi(bands.shares, now))
+
+
+def segment_totals(decisions: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Per segment (`grade` or `industry_code`): merchants, outcomes, total limit, existing
+    exposure, exposure after the new limits, expected loss and mean PD."""
+    approved = pl.col("outcome") == "approve"
+    return (
+        decisions.group_by(by)
+        .agg(
+            merchants=pl.len(),
+            approved=approved.sum(),
+            referred=(pl.col("outcome") == "refer").sum(),
+            declined=(pl.col("outcome") == "decline").sum(),
+            total_limit=pl.col("limit").sum(),
+            existing_exposure=pl.col("existing_exposure").sum(),
+            expected_loss=pl.col("expected_loss").sum(),
+            mean_pd=pl.col("pd_12m").mean(),
+        )
+        .with_columns(exposure_after=pl.col("existing_exposure") + pl.col("total_limit"))
+        .sort(by)
+    )
+
+
+def rules_fired(decisions: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
+    """Each rule that fired: merchants now and their share, and merchants in the previous
+    run; most fired first."""
+    now = _rule_counts(decisions, "merchants")
+    if previous is not None:
+        now = now.join(_rule_counts(previous, "previous"), on="rule", how="full", coalesce=True)
+    else:
+        now = now.with_columns(previous=pl.lit(None, pl.UInt32))
+    return now.with_columns(
+        pl.col("merchants").fill_null(0),
+        share=pl.col("merchants").fill_null(0) / max(decisions.height, 1),
+    ).sort(["merchants", "rule"], descending=[True, False])
+
+
+def _rule_counts(decisions: pl.DataFrame, name: str) -> pl.DataFrame:
+    return (
+        decisions.select(pl.col("rules_fired").list.unique().alias("rule"))
+        .explode("rule")
+        .drop_nulls()
+        .group_by("rule")
+        .agg(pl.len().cast(pl.UInt32).alias(name))
+    )
+
+
+def migration(decisions: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """Merchants by previous grade (rows) and current grade (columns), for merchants in both
+    runs; a merchant declined in either run keeps its grade here (the grade is the risk, the
+    outcome is the policy)."""
+    grades = decisions.schema["grade"]
+    names = list(grades.categories) if isinstance(grades, pl.Enum) else []
+    both = previous.select("merchant_id", pl.col("grade").alias("was")).join(
+        decisions.select("merchant_id", pl.col("grade").alias("now")), on="merchant_id"
+    )
+    counts = both.group_by("was", "now").agg(pl.len().alias("merchants"))
+    cells = {(str(w), str(n)): int(c) for w, n, c in counts.iter_rows()}
+    return pl.DataFrame(
+        {"was": names, **{n: [cells.get((w, n), 0) for w in names] for n in names}},
+        schema={"was": pl.String, **{n: pl.Int64 for n in names}},
+    )
+
+
+def flips(decisions: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """Every merchant whose outcome changed since the previous run, with the explanation:
+    for a move toward decline, the first rule that fires now but did not before, else the
+    first new reason; for a move toward approval, the first rule that no longer fires, else
+    the first reason that went away; else the grade move."""
+    joined = previous.select(
+        "merchant_id",
+        pl.col("outcome").cast(pl.String).alias("was"),
+        pl.col("grade").cast(pl.String).alias("grade_was"),
+        pl.col("limit").alias("limit_was"),
+        pl.col("rules_fired").alias("rules_was"),
+        pl.col("reason_codes").alias("reasons_was"),
+    ).join(
+        decisions.select(
+            "merchant_id",
+            pl.col("outcome").cast(pl.String).alias("now"),
+            pl.col("grade").cast(pl.String).alias("grade_now"),
+            pl.col("limit").alias("limit_now"),
+            "industry_code",
+            pl.col("rules_fired").alias("rules_now"),
+            pl.col("reason_codes").alias("reasons_now"),
+        ),
+        on="merchant_id",
+    )
+    changed = joined.filter(pl.col("was") != pl.col("now")).with_columns(
+        worse=pl.col("now").replace_strict(_RANK) > pl.col("was").replace_strict(_RANK)
+    )
+    changed = _first_not_in(changed, "rules_now", "rules_was", "rule_new")
+    changed = _first_not_in(changed, "reasons_now", "reasons_was", "reason_new")
+    changed = _first_not_in(changed, "rules_was", "rules_now", "rule_gone")
+    changed = _first_not_in(changed, "reasons_was", "reasons_now", "reason_gone")
+    grade_move = pl.concat_str(pl.lit("grade "), "grade_was", pl.lit(" to "), "grade_now")
+    why = pl.coalesce(
+        pl.when(pl.col("worse"))
+        .then(pl.coalesce("rule_new", "reason_new"))
+        .otherwise(pl.coalesce("rule_gone", "reason_gone")),
+        grade_move,
+    )
+    return changed.select(
+        "merchant_id",
+        "industry_code",
+        "was",
+        "now",
+        "grade_was",
+        "grade_now",
+        "limit_was",
+        "limit_now",
+        why.alias("why"),
+    ).sort("merchant_id")
+
+
+def _first_not_in(frame: pl.DataFrame, codes: str, other: str, name: str) -> pl.DataFrame:
+    """Adds `name`: the first entry of list column `codes` that list column `other` of the
+    same merchant lacks (null when there is none), in the order of `codes`."""
+    listed = frame.select("merchant_id", pl.col(codes).alias("code")).with_columns(
+        position=pl.int_ranges(pl.col("code").list.len())
+    )
+    entries = listed.explode("code", "position").drop_nulls("code")
+    present = frame.select("merchant_id", pl.col(other).alias("code")).explode("code")
+    first = (
+        entries.join(present, on=["merchant_id", "code"], how="anti")
+        .group_by("merchant_id")
+        .agg(pl.col("code").sort_by("position").first().alias(name))
+    )
+    return frame.join(first, on="merchant_id", how="left", maintain_order="left")
+
+
+def flip_summary(changed: pl.DataFrame) -> pl.DataFrame:
+    """Flips counted by (was, now, why), most frequent first."""
+    return (
+        changed.group_by("was", "now", "why")
+        .agg(merchants=pl.len(), limit_change=(pl.col("limit_now") - pl.col("limit_was")).sum())
+        .sort(["merchants", "was", "now", "why"], descending=[True, False, False, False])
+    )
+
+
+def score_drift(
+    decisions: pl.DataFrame, training: ScoreBands | None, previous: pl.DataFrame | None
+) -> list[Drift]:
+    """PSI of this run's scores against the model's training scores (when the model
+    recorded them) and against the previous run's scores."""
+    scores = decisions.get_column("score").to_numpy()
+    found = []
+    if training is not None:
+        found.append(drift("model training data", training, scores))
+    if previous is not None and previous.height:
+        bands = baseline_bands(previous.get_column("score").to_numpy())
+        found.append(drift("previous run", bands, scores))
+    return found
