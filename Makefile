@@ -63,14 +63,16 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The Spark tests need Java 17+, installed from Debian's packages where it is missing.
 pytest: install
+	scripts/ensure-java
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 test: lint typecheck pytest
 
 # Regenerate the lock file after changing dependencies in pyproject.toml (needs uv).
 lock:
-	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 --generate-hashes -o requirements.lock
 
 bench: install
 	$(BIN)/python benchmarks/bench_features.py --data $(DATA) --as-of $(AS_OF)

@@ -345,6 +345,8 @@ def _run_rescore(args: argparse.Namespace) -> int:
             engine,
             chunk_merchants=args.chunk,
             previous=args.previous,
+            engine_kind=args.engine,
+            spark_master=args.spark_master,
             progress=bar.update,
         )
     print(
@@ -470,6 +472,15 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     rescorer.add_argument("--chunk", type=_positive, default=50_000, help="merchants per chunk")
     rescorer.add_argument(
         "--previous", type=Path, help="an earlier finished run to report migration against"
+    )
+    rescorer.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="run the chunks in this process or as Spark tasks (same function, same files)",
+    )
+    rescorer.add_argument(
+        "--spark-master", default="local[*]", help="Spark master URL for --engine spark"
     )
     _model_and_rules(rescorer)
     rescorer.set_defaults(run=_run_rescore)

@@ -30,14 +30,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 from underwriting.decisions import Engine, rule_reasons
 from underwriting.drift import ScoreBands
 from underwriting.errors import InputError
-from underwriting.pipeline import TableCount, add_counts, chunk_features, open_book
+from underwriting.pipeline import Book, TableCount, add_counts, chunk_features, open_book
 from underwriting.portfolio import REPORT_COLUMNS
 from underwriting.portfolio_report import RunFigures, portfolio_report
 from underwriting.reasons import feature_meaning
@@ -45,6 +45,7 @@ from underwriting.reasons import feature_meaning
 MANIFEST = "manifest.json"
 REPORT = "report.html"
 SEGMENT_COLUMNS = ("industry_code", "existing_exposure")
+EngineKind = Literal["local", "spark"]
 
 
 def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
@@ -83,6 +84,7 @@ class Manifest:
     rule_set_version: str
     input_fingerprint: str
     previous: str | None
+    engine: str
     chunks: int
     chunks_resumed: int
     merchants_in: int
@@ -106,10 +108,16 @@ def rescore(
     *,
     chunk_merchants: int = 50_000,
     previous: Path | None = None,
+    engine_kind: EngineKind = "local",
+    spark_master: str = "local[*]",
     progress: Callable[[int], object] | None = None,
 ) -> Manifest:
     """Decide every merchant in `data_dir` as of `as_of` into the run directory `out`, and
-    write its report (against the finished run `previous`, when given)."""
+    write its report (against the finished run `previous`, when given).
+
+    `engine_kind` "spark" runs the chunks as Spark tasks (`spark_master`); the chunks, the
+    decision function and the files written are the same as the local engine's.
+    """
     if (out / MANIFEST).exists():
         raise InputError(f"{out} holds a finished run; give --out a new directory")
     if previous is not None and not (previous / MANIFEST).exists():
@@ -141,52 +149,29 @@ def rescore(
         _write_json(run_file, identity)
     book = open_book(data_dir, as_of)
     _write_parquet(out / "quarantine" / "books.parquet", book.quarantine)
-    counts = {name: TableCount(c.rows_in, c.kept, c.quarantined) for name, c in book.counts.items()}
     ranges = book.ranges(chunk_merchants)
-    resumed = decided = 0
+    done_before = {i for i in range(len(ranges)) if decisions_part(out, i).exists()}
+    if progress is not None and done_before:
+        progress(sum(chunk_tally(out, i)["merchants"] for i in done_before))
+    todo = [(i, lo, hi) for i, (lo, hi) in enumerate(ranges) if i not in done_before]
+    if engine_kind == "spark":
+        from underwriting.spark_engine import decide_on_spark  # pyspark only when asked for
+
+        decide_on_spark(data_dir, as_of, out, engine, todo, master=spark_master, progress=progress)
+    else:
+        for index, lo, hi in todo:
+            tally = decide_chunk(book, engine, out, index, lo, hi)
+            if progress is not None:
+                progress(tally["merchants"])
+    counts = {name: TableCount(c.rows_in, c.kept, c.quarantined) for name, c in book.counts.items()}
+    decided = 0
     outcomes: dict[str, int] = {}
-    for index, (lo, hi) in enumerate(ranges):
-        name = f"part-{index:05d}"
-        decisions_part = out / "decisions" / f"{name}.parquet"
-        counts_part = out / "counts" / f"{name}.json"
-        if decisions_part.exists():
-            resumed += 1
-            saved = json.loads(counts_part.read_text())
-            part_counts = {k: TableCount(**v) for k, v in saved["rows"].items()}
-            merchants = saved["merchants"]
-            tally = saved["outcomes"]
-            decided_here = saved["decided"]
-        else:
-            chunk = chunk_features(book, lo, hi)
-            decisions = engine.decide_frame(chunk.features, words=False).join(
-                chunk.features.select("merchant_id", *SEGMENT_COLUMNS),
-                on="merchant_id",
-                how="left",
-                maintain_order="left",
-            )
-            part_counts, merchants = chunk.counts, chunk.merchants
-            tally = {
-                str(k): int(v)
-                for k, v in decisions.get_column("outcome").value_counts().iter_rows()
-            }
-            decided_here = decisions.height
-            _write_parquet(out / "quarantine" / f"{name}.parquet", chunk.quarantine)
-            _write_json(
-                counts_part,
-                {
-                    "rows": {k: asdict(v) for k, v in part_counts.items()},
-                    "merchants": merchants,
-                    "decided": decided_here,
-                    "outcomes": tally,
-                },
-            )
-            _write_parquet(decisions_part, decisions)  # last: marks the chunk finished
-        add_counts(counts, part_counts)
-        decided += decided_here
-        for outcome, n in tally.items():
+    for index in range(len(ranges)):
+        tally = chunk_tally(out, index)
+        add_counts(counts, {k: TableCount(**v) for k, v in tally["rows"].items()})
+        decided += tally["decided"]
+        for outcome, n in tally["outcomes"].items():
             outcomes[outcome] = outcomes.get(outcome, 0) + n
-        if progress is not None:
-            progress(merchants)
     merchants_count = counts["merchants"]
     manifest = Manifest(
         status="finished",
@@ -196,8 +181,9 @@ def rescore(
         rule_set_version=engine.rules.version,
         input_fingerprint=fingerprint,
         previous=str(previous.resolve()) if previous else None,
+        engine=engine_kind,
         chunks=len(ranges),
-        chunks_resumed=resumed,
+        chunks_resumed=len(done_before),
         merchants_in=merchants_count.rows_in,
         decided=decided,
         merchants_quarantined=merchants_count.quarantined,
@@ -211,6 +197,45 @@ def rescore(
     manifest.seconds = round(time.perf_counter() - started, 2)
     _write_json(out / MANIFEST, {**asdict(manifest), "adds_up": manifest.adds_up})
     return manifest
+
+
+def decisions_part(out: Path, index: int) -> Path:
+    """Where chunk `index` of a run writes its decisions (last, so it marks the chunk done)."""
+    return out / "decisions" / f"part-{index:05d}.parquet"
+
+
+def chunk_tally(out: Path, index: int) -> dict[str, Any]:
+    """What a finished chunk read and decided (its counts file)."""
+    tally: dict[str, Any] = json.loads((out / "counts" / f"part-{index:05d}.json").read_text())
+    return tally
+
+
+def decide_chunk(
+    book: Book, engine: Engine, out: Path, index: int, lo: str | None, hi: str | None
+) -> dict[str, Any]:
+    """Features and decisions of the merchants with ids in [lo, hi), written into `out` as
+    chunk `index` (quarantine, counts, then the decisions part that marks it finished);
+    returns its tally."""
+    chunk = chunk_features(book, lo, hi)
+    decisions = engine.decide_frame(chunk.features, words=False).join(
+        chunk.features.select("merchant_id", *SEGMENT_COLUMNS),
+        on="merchant_id",
+        how="left",
+        maintain_order="left",
+    )
+    tally = {
+        "rows": {k: asdict(v) for k, v in chunk.counts.items()},
+        "merchants": chunk.merchants,
+        "decided": decisions.height,
+        "outcomes": {
+            str(k): int(v) for k, v in decisions.get_column("outcome").value_counts().iter_rows()
+        },
+    }
+    name = f"part-{index:05d}"
+    _write_parquet(out / "quarantine" / f"{name}.parquet", chunk.quarantine)
+    _write_json(out / "counts" / f"{name}.json", tally)
+    _write_parquet(decisions_part(out, index), decisions)  # last: marks the chunk finished
+    return tally
 
 
 def read_decisions(run: Path, columns: tuple[str, ...] = REPORT_COLUMNS) -> pl.DataFrame:

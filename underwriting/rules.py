@@ -14,6 +14,7 @@ refuses a rule set with any problem.
 from __future__ import annotations
 
 import hashlib
+import json
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -99,6 +100,28 @@ class RuleSet:
             if r.cap is not None
         }
         return conditions, caps
+
+    def to_json(self) -> str:
+        """The checked rule set as JSON text, to hand to another process (no pickle)."""
+        return json.dumps(
+            {
+                "name": self.name,
+                "version": self.version,
+                "policy": self.policy.model_dump(mode="json"),
+                "rules": [r.model_dump(mode="json") for r in self.rules],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> RuleSet:
+        """The rule set `to_json` wrote, with its recorded version."""
+        document = json.loads(text)
+        return cls(
+            document["name"],
+            document["version"],
+            Policy.model_validate(document["policy"]),
+            tuple(Rule.model_validate(r) for r in document["rules"]),
+        )
 
 
 def _sql_problems(path: str, rule_id: str, field: str, text: str) -> list[Problem]:

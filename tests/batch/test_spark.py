@@ -1,0 +1,88 @@
+"""The Spark engine (local mode) runs the local engine's chunks with the same decision
+function: its run directory equals the local one file for file, and it finishes a run the
+local engine started."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RULES_V1
+from underwriting.decisions import Engine
+from underwriting.model import Scorecard
+from underwriting.policy import Policy
+from underwriting.rescore import rescore
+from underwriting.rules import load_rule_set
+
+AS_OF = dt.date(2026, 10, 1)
+CHUNK = 150  # 600 merchants: four chunks, four Spark partitions
+
+
+@pytest.fixture(scope="module")
+def engine(trained: tuple[Scorecard, Policy]) -> Engine:
+    return Engine(trained[0], load_rule_set(RULES_V1))
+
+
+def _files(run: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(run)): p.read_bytes()
+        for folder in ("decisions", "quarantine", "counts")
+        for p in sorted((run / folder).glob("*"))
+    }
+
+
+def _figures(run: Path) -> dict[str, object]:
+    manifest = json.loads((run / "manifest.json").read_text())
+    return {k: v for k, v in manifest.items() if k not in {"seconds", "engine", "chunks_resumed"}}
+
+
+def test_spark_equals_the_local_engine_bit_for_bit(
+    small_book: Path, tmp_path: Path, engine: Engine
+) -> None:
+    local = rescore(small_book, AS_OF, tmp_path / "local", engine, chunk_merchants=CHUNK)
+    seen: list[int] = []
+    spark = rescore(
+        small_book,
+        AS_OF,
+        tmp_path / "spark",
+        engine,
+        chunk_merchants=CHUNK,
+        engine_kind="spark",
+        spark_master="local[2]",
+        progress=seen.append,
+    )
+    assert spark.engine == "spark" and local.engine == "local"
+    assert spark.chunks == 4 and sum(seen) == spark.merchants_in == 600
+    files = _files(tmp_path / "spark")
+    assert len(files) == 13  # 4 decisions, 4 + 1 quarantine, 4 counts
+    assert files == _files(tmp_path / "local")
+    assert _figures(tmp_path / "spark") == _figures(tmp_path / "local")
+
+
+def test_spark_finishes_a_run_the_local_engine_started(
+    small_book: Path, tmp_path: Path, engine: Engine
+) -> None:
+    rescore(small_book, AS_OF, tmp_path / "local", engine, chunk_merchants=CHUNK)
+    started = tmp_path / "started"
+    started.mkdir()
+    shutil.copy(tmp_path / "local" / "run.json", started / "run.json")
+    for folder in ("decisions", "quarantine", "counts"):
+        (started / folder).mkdir()
+        for name in ("part-00000", "part-00002"):
+            for found in (tmp_path / "local" / folder).glob(f"{name}.*"):
+                shutil.copy(found, started / folder / found.name)
+    manifest = rescore(
+        small_book,
+        AS_OF,
+        started,
+        engine,
+        chunk_merchants=CHUNK,
+        engine_kind="spark",
+        spark_master="local[2]",
+    )
+    assert manifest.chunks_resumed == 2
+    assert _files(started) == _files(tmp_path / "local")

@@ -1,0 +1,170 @@
+"""Re-scoring on Apache Spark: the local engine's chunks, decision function and files, run
+as Spark tasks (the I/O edge; `underwrite rescore --engine spark`).
+
+Each chunk of merchant ids is one Spark partition. `mapInArrow` runs in the task's Python
+worker exactly what the local engine runs for a chunk, `rescore.decide_chunk`: the chunk's
+features from the data folder, `Engine.decide_frame`, and the atomic writes of its parts
+into the run directory. So the result is the local engine's, file for file. The model and
+the rule set travel to the workers as their own JSON (the artifacts are never pickled);
+each worker process validates the data folder's small tables once.
+
+On a cluster, the data folder and the run directory must be at the same path on every
+worker (a shared file system) and the workers need this package installed. Spark needs
+Java 17 or newer (`scripts/ensure-java` installs it where it is missing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from underwriting.decisions import Engine
+from underwriting.errors import InputError, PolicyError
+from underwriting.model import Scorecard
+from underwriting.pipeline import Book, open_book
+from underwriting.rescore import chunk_tally, decide_chunk, decisions_part
+from underwriting.rules import RuleSet
+
+_LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+_DONE = pa.schema([("index", pa.int32()), ("merchants", pa.int64()), ("decided", pa.int64())])
+Payload = tuple[str, str, str, str, str]
+"""Data folder, as-of date, run directory, model JSON and rule-set JSON, as text."""
+
+
+def spark_session(master: str) -> Any:
+    """The Spark session (created once per process) with this interpreter as its workers'."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError(
+            "--engine spark needs pyspark; install the project's `spark` extra (make install does)"
+        ) from None
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+    try:
+        session = (
+            SparkSession.builder.master(master)
+            .appName("underwrite rescore")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_LOG_CONFIG}")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
+    except Exception as error:  # pyspark raises its own runtime errors when Java is absent
+        raise InputError(
+            f"Spark did not start ({error}); it needs Java 17 or newer on the PATH or in "
+            "JAVA_HOME: run scripts/ensure-java"
+        ) from None
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def decide_on_spark(
+    data_dir: Path,
+    as_of: dt.date,
+    out: Path,
+    engine: Engine,
+    todo: list[tuple[int, str | None, str | None]],
+    *,
+    master: str = "local[*]",
+    progress: Callable[[int], object] | None = None,
+) -> None:
+    """Decide the chunks `todo` (index, lowest id, id past the last) as Spark tasks."""
+    if not todo:
+        return
+    session = spark_session(master)
+    payload: Payload = (
+        str(data_dir.resolve()),
+        as_of.isoformat(),
+        str(out.resolve()),
+        engine.model.model_dump_json(),
+        engine.rules.to_json(),
+    )
+    chunks = session.createDataFrame(
+        session.sparkContext.parallelize(todo, len(todo)), "index int, lo string, hi string"
+    )
+    decided = chunks.mapInArrow(
+        partial(_decide_partition, payload), "index int, merchants long, decided long"
+    )
+    watcher = _Progress(out, [index for index, _, _ in todo], progress)
+    watcher.start()
+    try:
+        finished = decided.collect()
+    finally:
+        watcher.stop()
+    missing = {index for index, _, _ in todo} - {row["index"] for row in finished}
+    if missing:
+        raise RuntimeError(f"Spark returned no result for chunks {sorted(missing)}")
+
+
+@lru_cache(maxsize=2)
+def _worker_state(payload: Payload) -> tuple[Engine, Book]:
+    """The engine and the validated book, built once per worker process and run."""
+    data, as_of, _, model_json, rules_json = payload
+    model = Scorecard.model_validate_json(model_json)
+    if model.version != f"scorecard-{model.content_hash()}":
+        raise PolicyError(f"the model sent to the worker does not match its {model.version}")
+    engine = Engine(model, RuleSet.from_json(rules_json))
+    return engine, open_book(Path(data), dt.date.fromisoformat(as_of))
+
+
+def _decide_partition(
+    payload: Payload, batches: Iterator[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """A Spark task: decide each chunk of the partition with the local engine's function
+    (`decide_chunk`)."""
+    engine, book = _worker_state(payload)
+    out = Path(payload[2])
+    for batch in batches:
+        for row in batch.to_pylist():
+            tally = decide_chunk(book, engine, out, row["index"], row["lo"], row["hi"])
+            yield pa.RecordBatch.from_pylist(
+                [
+                    {
+                        "index": row["index"],
+                        "merchants": tally["merchants"],
+                        "decided": tally["decided"],
+                    }
+                ],
+                schema=_DONE,
+            )
+
+
+class _Progress:
+    """Reports each chunk as its decisions part appears (Spark's tasks run elsewhere)."""
+
+    def __init__(self, out: Path, pending: list[int], progress: Callable[[int], object] | None):
+        self.out, self.pending, self.progress = out, set(pending), progress
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        if self.progress is not None:
+            self.thread.start()
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.halt.set()
+            self.thread.join()
+            self._sweep()
+
+    def _watch(self) -> None:
+        while not self.halt.wait(0.5):
+            self._sweep()
+
+    def _sweep(self) -> None:
+        for index in sorted(self.pending):
+            if decisions_part(self.out, index).exists():
+                self.pending.discard(index)
+                assert self.progress is not None
+                self.progress(chunk_tally(self.out, index)["merchants"])
