@@ -10,6 +10,9 @@ denominators) are null, never NaN or infinity; see `registry.FEATURES` for every
 from __future__ import annotations
 
 import datetime as dt
+import operator
+from collections.abc import Iterable
+from functools import reduce
 
 import polars as pl
 
@@ -131,7 +134,10 @@ def _cashflow_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
     return (
         buckets.group_by(KEY_COLUMNS)
         .agg(aggregates)
-        .with_columns(pl.col(money).cast(pl.Float64()) / 100)
+        # times 0.01, not divided by 100: polars divides a column of many rows by a
+        # constant as a multiplication by its inverse but a one-row column exactly, so
+        # only a multiplication gives a merchant the same figure alone as in a batch
+        .with_columns(pl.col(money).cast(pl.Float64()) * 0.01)
     )
 
 
@@ -170,16 +176,25 @@ def _growth(recent: pl.Expr, earlier: pl.Expr, history_needed: int) -> pl.Expr:
     return pl.when(pl.col("__history") >= history_needed).then(_ratio(recent, earlier) - 1)
 
 
+def _sum_in_order(terms: Iterable[pl.Expr]) -> pl.Expr:
+    """Row-wise sum of float terms, added left to right (nulls count as zero).
+
+    Not `pl.sum_horizontal`: it may add a row's terms in an order that depends on thread
+    scheduling, so a merchant's figure could differ in its last bit from call to call.
+    """
+    return reduce(operator.add, (term.fill_null(0.0) for term in terms))
+
+
 def _period_statistics() -> list[pl.Expr]:
     """Volatility and largest drop over the observed 30-day periods."""
     observed = [pl.col("__history") >= 30 * (w + 1) for w in range(PERIODS)]
     n = pl.sum_horizontal(o.cast(pl.Int64()) for o in observed)
     periods = [pl.col(_period(w)) for w in range(PERIODS)]
-    total = pl.sum_horizontal(
+    total = _sum_in_order(
         pl.when(o).then(p).otherwise(0.0) for o, p in zip(observed, periods, strict=True)
     )
     mean = total / n
-    squares = pl.sum_horizontal(
+    squares = _sum_in_order(
         pl.when(o).then((p - mean) ** 2).otherwise(0.0)
         for o, p in zip(observed, periods, strict=True)
     )
@@ -194,7 +209,7 @@ def _period_statistics() -> list[pl.Expr]:
 
 
 def _seasonally_adjusted(prefix: str) -> pl.Expr:
-    return pl.sum_horizontal(
+    return _sum_in_order(
         pl.col(f"{prefix}{m}") / pl.col(SEASONAL_INDEX_COLUMNS[m - 1]) for m in range(1, 13)
     )
 
