@@ -351,7 +351,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine = service.engine_for(recorded["model_version"], recorded["rule_set_version"])
         except VersionUnavailable as error:
             raise ApiProblem(409, f"cannot replay: {error}") from None
-        replayed, _ = service.decide(stored.input, engine)
+        replayed, _ = service.decide_alone(stored.input, engine)
         found = differences(recorded, replayed)
         return Replay(
             decision_id=decision_id,

@@ -8,15 +8,17 @@ benchmarks); the app then reports not ready instead of serving.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import polars as pl
 
+from api.batching import Batcher
 from api.settings import Settings
 from underwriting.contract import CASHFLOW, INDUSTRY_BENCHMARKS, MERCHANTS, TRAFFIC, Table
-from underwriting.decisions import Application, Engine
+from underwriting.decisions import Application, Engine, Prepared
 from underwriting.errors import InputError, PolicyError
 from underwriting.loader import find_table, require_table
 from underwriting.model import Scorecard, load_model
@@ -83,6 +85,10 @@ class Service:
     daily: tuple[pl.LazyFrame, pl.LazyFrame]  # cash flow and traffic scans, opened once
     data_fingerprint: str
     _engines: dict[tuple[str, str], Engine] = field(default_factory=dict)
+    _batcher: Batcher[dict[str, Any], tuple[dict[str, Any], pl.DataFrame]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._batcher = Batcher(self._decide_many)
 
     @classmethod
     def load(cls, settings: Settings) -> Service:
@@ -136,10 +142,46 @@ class Service:
             "benchmark": self.benchmark_row(str(merchant["industry_code"])),
         }
 
-    def decide(
+    def decide(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], pl.DataFrame]:
+        """The decision for a decision input and its input rows that failed validation,
+        decided together with the other requests waiting in this worker (`api.batching`):
+        the same decision `decide_alone` gives, sooner under load."""
+        return self._batcher.submit(inputs, str(inputs["merchant"].get("merchant_id")))
+
+    def _decide_many(
+        self, many: Sequence[dict[str, Any]]
+    ) -> list[tuple[dict[str, Any], pl.DataFrame] | BaseException]:
+        """`decide` for several inputs of distinct merchants, in one engine call."""
+        applications: list[Application | BaseException] = []
+        for inputs in many:
+            try:
+                applications.append(application_from_input(inputs)[0])
+            except (InputError, ValueError, pl.exceptions.PolarsError) as error:
+                applications.append(InputError(f"the decision input cannot be read: {error}"))
+        good = [a for a in applications if isinstance(a, Application)]
+        prepared = iter(self.engine.prepare_many(good))
+        ready = [next(prepared) if isinstance(a, Application) else a for a in applications]
+        features = [p.features for p in ready if isinstance(p, Prepared)]
+        rows = (
+            {
+                r["merchant_id"]: r
+                for r in self.engine.decide_frame(pl.concat(features)).iter_rows(named=True)
+            }
+            if features
+            else {}
+        )
+        return [
+            (_plain(rows[p.features["merchant_id"][0]]), p.quarantine)
+            if isinstance(p, Prepared)
+            else p
+            for p in ready
+        ]
+
+    def decide_alone(
         self, inputs: dict[str, Any], engine: Engine | None = None
     ) -> tuple[dict[str, Any], pl.DataFrame]:
-        """The decision for a decision input, and its input rows that failed validation."""
+        """The decision for a decision input, and its input rows that failed validation,
+        by itself (replays use it, with the recorded versions' engine)."""
         application, benchmark = application_from_input(inputs)
         base = engine or self.engine
         engine = Engine(base.model, base.rules, benchmark)

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -104,3 +110,50 @@ def api(database_url: str, small_book: Path, models_dir: Path) -> Iterator[Api]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, database, headers["officer"], headers["auditor"], headers["admin"])
     database.dispose()
+
+
+@pytest.fixture()
+def officer(database_url: str) -> Iterator[str]:
+    """The secret of a new officer key in the test database."""
+    database = store.connect(database_url)
+    _, secret = store.create_key(database, "officer", "served tests")
+    database.dispose()
+    yield secret
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve(
+    url: str, small_book: Path, models_dir: Path, port: int, workers: int = 2
+) -> subprocess.Popen[bytes]:
+    """The app under uvicorn in its own process group, once it answers /readyz."""
+    env = {
+        **os.environ,
+        "UW_DATABASE_URL": url,
+        "UW_MODEL": str(models_dir / "scorecard.json"),
+        "UW_MODELS_DIR": str(models_dir),
+        "UW_RULES": str(RULES_V1),
+        "UW_RULES_ROOT": str(RULES_V1.parent),
+        "UW_DATA": str(small_book),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
+        env=env,
+        start_new_session=True,  # its own process group: the kill takes the workers too
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    os.killpg(server.pid, signal.SIGKILL)
+    raise AssertionError("the server did not become ready")

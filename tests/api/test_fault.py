@@ -5,70 +5,22 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from api import store
-from tests.conftest import RULES_V1
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _serve(url: str, small_book: Path, models_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "UW_DATABASE_URL": url,
-        "UW_MODEL": str(models_dir / "scorecard.json"),
-        "UW_MODELS_DIR": str(models_dir),
-        "UW_RULES": str(RULES_V1),
-        "UW_RULES_ROOT": str(RULES_V1.parent),
-        "UW_DATA": str(small_book),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--log-level", "warning"],
-        env=env,
-        start_new_session=True,  # its own process group: the kill takes the workers too
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    os.killpg(server.pid, signal.SIGKILL)
-    raise AssertionError("the server did not become ready")
-
-
-@pytest.fixture()
-def officer(database_url: str) -> Iterator[str]:
-    database = store.connect(database_url)
-    _, secret = store.create_key(database, "officer", "fault test")
-    database.dispose()
-    yield secret
+from tests.api.conftest import free_port, serve
 
 
 def test_sigkill_under_load_loses_no_answered_decision(
     database_url: str, small_book: Path, models_dir: Path, officer: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {officer}"}
-    server = _serve(database_url, small_book, models_dir, port)
+    server = serve(database_url, small_book, models_dir, port)
     answered: dict[str, tuple[dict[str, str], str]] = {}
     sent: dict[str, dict[str, str]] = {}
     lock = threading.Lock()
@@ -106,7 +58,7 @@ def test_sigkill_under_load_loses_no_answered_decision(
         thread.join()
     assert len(answered) >= 40, "too few decisions before the kill to test anything"
 
-    server = _serve(database_url, small_book, models_dir, port)
+    server = serve(database_url, small_book, models_dir, port)
     try:
         with httpx.Client(base_url=base, timeout=10, headers=headers) as http:
             for key, (body, decision_id) in answered.items():
