@@ -1,5 +1,6 @@
-"""Decision benchmarks: decisions per second from features, and the latency of one
-decision from raw data through Engine.decide.
+"""Decision benchmarks: decisions per second from features, the latency of one decision
+from raw data through Engine.decide, and the cost per decision of applications decided
+together (Engine.prepare_many, as the API decides the requests waiting in a worker).
 
     python benchmarks/bench_decisions.py --features FEATURES.parquet --book BOOK --model MODEL.json
 """
@@ -18,7 +19,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import machine
 
-from underwriting.decisions import Application, Engine
+from underwriting.decisions import Application, Engine, Prepared
 from underwriting.model import load_model
 from underwriting.rules import load_rule_set
 
@@ -94,6 +95,21 @@ def main() -> int:
         started = time.perf_counter()
         engine.decide(application)
         stages["Engine.decide"].append((time.perf_counter() - started) * 1000)
+    for size in (16, 64):  # waiting requests decided together, as the API does
+        per_decision = []
+        for start in range(0, len(applications) - size + 1, size):
+            group = applications[start : start + size]
+            started = time.perf_counter()
+            prepared = engine.prepare_many(group)
+            engine.decide_frame(
+                pl.concat([p.features for p in prepared if isinstance(p, Prepared)])
+            )
+            per_decision.append((time.perf_counter() - started) * 1000 / size)
+        print(
+            f"  {size} applications together (prepare_many + decide_frame): "
+            f"median {statistics.median(per_decision):.2f} ms per decision "
+            f"over {len(per_decision)} groups"
+        )
     days = [a.cashflow.height for a in applications]
     print(
         f"one decision from raw data: {len(applications)} merchants, {min(days)}-{max(days)} days"

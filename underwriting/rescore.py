@@ -199,14 +199,18 @@ def rescore(
     return manifest
 
 
+def _part(out: Path, folder: str, index: int, suffix: str = ".parquet") -> Path:
+    return out / folder / f"part-{index:05d}{suffix}"
+
+
 def decisions_part(out: Path, index: int) -> Path:
     """Where chunk `index` of a run writes its decisions (last, so it marks the chunk done)."""
-    return out / "decisions" / f"part-{index:05d}.parquet"
+    return _part(out, "decisions", index)
 
 
 def chunk_tally(out: Path, index: int) -> dict[str, Any]:
     """What a finished chunk read and decided (its counts file)."""
-    tally: dict[str, Any] = json.loads((out / "counts" / f"part-{index:05d}.json").read_text())
+    tally: dict[str, Any] = json.loads(_part(out, "counts", index, ".json").read_text())
     return tally
 
 
@@ -231,9 +235,8 @@ def decide_chunk(
             str(k): int(v) for k, v in decisions.get_column("outcome").value_counts().iter_rows()
         },
     }
-    name = f"part-{index:05d}"
-    _write_parquet(out / "quarantine" / f"{name}.parquet", chunk.quarantine)
-    _write_json(out / "counts" / f"{name}.json", tally)
+    _write_parquet(_part(out, "quarantine", index), chunk.quarantine)
+    _write_json(_part(out, "counts", index, ".json"), tally)
     _write_parquet(decisions_part(out, index), decisions)  # last: marks the chunk finished
     return tally
 
