@@ -34,7 +34,7 @@ from api.schemas import (
     WithData,
 )
 from api.security import requires
-from api.service import Service, UnknownMerchant, VersionUnavailable, differences
+from api.service import ById, Service, UnknownMerchant, VersionUnavailable, differences
 from api.settings import Settings
 from underwriting.errors import UnderwritingError
 
@@ -195,9 +195,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if earlier is not None:
                 return _repeat(earlier, request_hash, idempotency_key, response)
         as_of = body.as_of or dt.date.today()
+        request_to_decide: ById | dict[str, Any]
         if isinstance(body, WithData):
             merchant = body.data.merchant.model_dump(mode="json")
-            inputs: dict[str, Any] = {
+            if body.requested_amount is not None:
+                merchant["requested_amount"] = body.requested_amount
+            request_to_decide = {
                 "as_of": as_of.isoformat(),
                 "merchant": merchant,
                 "cashflow": [
@@ -212,18 +215,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
             source = "inline"
         else:
-            try:
-                inputs = service.lookup(body.merchant_id, as_of)
-            except UnknownMerchant:
-                raise ApiProblem(
-                    404,
-                    f"merchant {body.merchant_id} is not in the data source "
-                    f"({service.settings.data}); check the id or send its data inline",
-                ) from None
+            request_to_decide = ById(body.merchant_id, as_of, body.requested_amount)
             source = f"data:{service.data_fingerprint}"
-        if body.requested_amount is not None:
-            inputs["merchant"]["requested_amount"] = body.requested_amount
-        decision, held = service.decide(inputs)
+        try:
+            inputs, decision, held = service.decide(request_to_decide)
+        except UnknownMerchant as unknown:
+            raise ApiProblem(
+                404,
+                f"merchant {unknown} is not in the data source "
+                f"({service.settings.data}); check the id or send its data inline",
+            ) from None
         if source == "inline" and not held.is_empty():
             raise ApiProblem(
                 422,

@@ -7,6 +7,7 @@ benchmarks); the app then reports not ready instead of serving.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,19 @@ DECISION_FIELDS = (
 
 class UnknownMerchant(LookupError):
     """No profile with this merchant_id in the data source."""
+
+
+@dataclass(frozen=True)
+class ById:
+    """A request to decide a merchant looked up in the data source."""
+
+    merchant_id: str
+    as_of: dt.date
+    requested_amount: float | None = None
+
+
+Decided = tuple[dict[str, Any], dict[str, Any], pl.DataFrame]
+"""A request's decision input, its decision and its input rows that failed validation."""
 
 
 class VersionUnavailable(LookupError):
@@ -85,7 +99,7 @@ class Service:
     daily: tuple[pl.LazyFrame, pl.LazyFrame]  # cash flow and traffic scans, opened once
     data_fingerprint: str
     _engines: dict[tuple[str, str], Engine] = field(default_factory=dict)
-    _batcher: Batcher[dict[str, Any], tuple[dict[str, Any], pl.DataFrame]] = field(init=False)
+    _batcher: Batcher[ById | dict[str, Any], Decided] = field(init=False)
 
     def __post_init__(self) -> None:
         self._batcher = Batcher(self._decide_many)
@@ -126,40 +140,77 @@ class Service:
             "data_fingerprint": self.data_fingerprint,
         }
 
-    def lookup(self, merchant_id: str, as_of: dt.date) -> dict[str, Any]:
-        """A merchant's input rows from the data source, as a decision input."""
-        profile = self.merchants.filter(pl.col("merchant_id") == merchant_id)
-        if profile.is_empty():
-            raise UnknownMerchant(merchant_id)
-        mine = pl.col("merchant_id") == merchant_id
-        cashflow, traffic = pl.collect_all([scan.filter(mine) for scan in self.daily])
-        merchant = _rows(profile.head(1))[0]
-        return {
-            "as_of": as_of.isoformat(),
-            "merchant": merchant,
-            "cashflow": _rows(cashflow),
-            "traffic": _rows(traffic),
-            "benchmark": self.benchmark_row(str(merchant["industry_code"])),
-        }
+    def lookup_many(self, merchant_ids: Sequence[str]) -> dict[str, dict[str, Any] | InputError]:
+        """The input rows of each merchant found in the data source (profile, cash flow,
+        traffic, benchmark), read in one scan; unknown merchants are left out, and one
+        whose industry has no benchmark row gets that InputError."""
+        profiles = self.merchants.filter(pl.col("merchant_id").is_in(list(merchant_ids)))
+        found = profiles.unique("merchant_id", keep="first", maintain_order=True)
+        wanted = pl.col("merchant_id").is_in(found.get_column("merchant_id").implode())
+        cashflow, traffic = pl.collect_all([scan.filter(wanted) for scan in self.daily])
+        daily = [
+            {str(k[0]): rows for k, rows in frame.partition_by("merchant_id", as_dict=True).items()}
+            for frame in (cashflow, traffic)
+        ]
+        inputs: dict[str, dict[str, Any] | InputError] = {}
+        for merchant in _rows(found):
+            merchant_id = str(merchant["merchant_id"])
+            try:
+                benchmark = self.benchmark_row(str(merchant["industry_code"]))
+            except InputError as error:
+                inputs[merchant_id] = error
+                continue
+            inputs[merchant_id] = {
+                "merchant": merchant,
+                "cashflow": _rows(daily[0].get(merchant_id, cashflow.clear())),
+                "traffic": _rows(daily[1].get(merchant_id, traffic.clear())),
+                "benchmark": benchmark,
+            }
+        return inputs
 
-    def decide(self, inputs: dict[str, Any]) -> tuple[dict[str, Any], pl.DataFrame]:
-        """The decision for a decision input and its input rows that failed validation,
-        decided together with the other requests waiting in this worker (`api.batching`):
-        the same decision `decide_alone` gives, sooner under load."""
-        return self._batcher.submit(inputs, str(inputs["merchant"].get("merchant_id")))
+    def decide(self, request: ById | dict[str, Any]) -> Decided:
+        """The decision for a request (a merchant to look up, or a decision input): its
+        input, the decision and the input rows that failed validation. Decided together
+        with the other requests waiting in this worker (`api.batching`): the decision
+        `decide_alone` gives, sooner under load; by-id requests are looked up together."""
+        key = (
+            request.merchant_id if isinstance(request, ById) else request["merchant"]["merchant_id"]
+        )
+        return self._batcher.submit(request, str(key))
 
     def _decide_many(
-        self, many: Sequence[dict[str, Any]]
-    ) -> list[tuple[dict[str, Any], pl.DataFrame] | BaseException]:
-        """`decide` for several inputs of distinct merchants, in one engine call."""
+        self, requests: Sequence[ById | dict[str, Any]]
+    ) -> list[Decided | BaseException]:
+        """`decide` for several requests of distinct merchants, in one engine call."""
+        ids = [r.merchant_id for r in requests if isinstance(r, ById)]
+        found = self.lookup_many(ids) if ids else {}
+        inputs: list[dict[str, Any] | BaseException] = []
+        for request in requests:
+            if not isinstance(request, ById):
+                inputs.append(request)
+                continue
+            entry = found.get(request.merchant_id)
+            if entry is None:
+                inputs.append(UnknownMerchant(request.merchant_id))
+            elif isinstance(entry, InputError):
+                inputs.append(entry)
+            else:
+                looked_up = copy.deepcopy(entry)
+                if request.requested_amount is not None:
+                    looked_up["merchant"]["requested_amount"] = request.requested_amount
+                inputs.append({"as_of": request.as_of.isoformat(), **looked_up})
         applications: list[Application | BaseException] = []
-        for inputs in many:
+        for given in inputs:
+            if isinstance(given, BaseException):
+                applications.append(given)
+                continue
             try:
-                applications.append(application_from_input(inputs)[0])
+                applications.append(application_from_input(given)[0])
             except (InputError, ValueError, pl.exceptions.PolarsError) as error:
                 applications.append(InputError(f"the decision input cannot be read: {error}"))
-        good = [a for a in applications if isinstance(a, Application)]
-        prepared = iter(self.engine.prepare_many(good))
+        prepared = iter(
+            self.engine.prepare_many([a for a in applications if isinstance(a, Application)])
+        )
         ready = [next(prepared) if isinstance(a, Application) else a for a in applications]
         features = [p.features for p in ready if isinstance(p, Prepared)]
         rows = (
@@ -170,12 +221,15 @@ class Service:
             if features
             else {}
         )
-        return [
-            (_plain(rows[p.features["merchant_id"][0]]), p.quarantine)
-            if isinstance(p, Prepared)
-            else p
-            for p in ready
-        ]
+        results: list[Decided | BaseException] = []
+        for given, outcome in zip(inputs, ready, strict=True):
+            if isinstance(outcome, Prepared):
+                assert isinstance(given, dict)
+                decision = _plain(rows[outcome.features["merchant_id"][0]])
+                results.append((given, decision, outcome.quarantine))
+            else:
+                results.append(outcome)
+        return results
 
     def decide_alone(
         self, inputs: dict[str, Any], engine: Engine | None = None

@@ -281,7 +281,9 @@ def save_decision(
     }
     try:
         with engine.begin() as connection:
-            connection.execute(decisions.insert().values(**values))
+            seq = connection.execute(
+                decisions.insert().values(**values).returning(decisions.c.seq)
+            ).scalar_one()
     except sa.exc.IntegrityError:
         if idempotency_key is None:
             raise
@@ -291,8 +293,18 @@ def save_decision(
         if earlier.request_sha256 != request_sha256:
             raise IdempotencyConflict(idempotency_key) from None
         return earlier, False
-    stored = get_decision(engine, values["id"])
-    assert stored is not None
+    stored = StoredDecision(  # as a read would give it, without reading the input back
+        id=values["id"],
+        seq=seq,
+        decision=json.loads(values["decision"]),
+        input=inputs,
+        input_sha256=values["input_sha256"],
+        source=source,
+        caller=caller,
+        created_at=values["created_at"],
+        request_sha256=request_sha256,
+        review=None,
+    )
     return stored, True
 
 
