@@ -7,7 +7,6 @@ benchmarks); the app then reports not ready instead of serving.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -195,10 +194,10 @@ class Service:
             elif isinstance(entry, InputError):
                 inputs.append(entry)
             else:
-                looked_up = copy.deepcopy(entry)
+                merchant = dict(entry["merchant"])  # the looked-up rows are shared, not copied
                 if request.requested_amount is not None:
-                    looked_up["merchant"]["requested_amount"] = request.requested_amount
-                inputs.append({"as_of": request.as_of.isoformat(), **looked_up})
+                    merchant["requested_amount"] = request.requested_amount
+                inputs.append({"as_of": request.as_of.isoformat(), **entry, "merchant": merchant})
         applications: list[Application | BaseException] = []
         for given in inputs:
             if isinstance(given, BaseException):
