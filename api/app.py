@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = store.connect(settings.database_url)
+        app.state.writer = store.DecisionWriter(app.state.database)
         app.state.service = None
         app.state.not_ready = "starting"
         try:
@@ -241,6 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 caller=key.id,
                 idempotency_key=idempotency_key,
                 request_sha256=request_hash,
+                writer=request.app.state.writer,
             )
         except store.IdempotencyConflict:
             raise _conflict(idempotency_key) from None

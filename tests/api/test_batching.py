@@ -1,5 +1,6 @@
 """The batcher decides what queued while it was busy in one call, never the same key twice
-in a call, and hands each caller its own result or error."""
+in a call, and hands each caller its own result or error; the store's group commit
+writes every decision and fails only the one that reuses an idempotency key."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+from api import migrate, store
 from api.batching import Batcher
 
 
@@ -73,3 +76,37 @@ def test_an_engine_failure_reaches_every_caller_of_that_call() -> None:
         batcher.submit(1, "a")
     with pytest.raises(RuntimeError, match="engine down"):
         batcher.submit(2, "b")  # the batcher thread lives on
+
+
+def test_group_commit_writes_every_decision_and_fails_only_a_reused_key(tmp_path: Path) -> None:
+    database = store.connect(f"sqlite:///{tmp_path / 'group.db'}")
+    migrate.upgrade(database)
+    writer = store.DecisionWriter(database)
+    decision = {"as_of": "2026-10-01", "outcome": "approve", "limit": 5_000, "grade": "B",
+                "pd_12m": 0.02, "model_version": "m", "rule_set_version": "r"}  # fmt: skip
+
+    def save(n: int) -> str:
+        key = "shared" if n in (3, 4) else None  # one key, two different requests
+        try:
+            _, new = store.save_decision(
+                database,
+                {**decision, "merchant_id": f"M{n:08d}"},
+                {"n": n},
+                source="test",
+                caller="key_1",
+                idempotency_key=key,
+                request_sha256=f"request-{n}",
+                writer=writer,
+            )
+        except store.IdempotencyConflict:
+            return "conflict"
+        return "new" if new else "repeat"
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        answers = list(pool.map(save, range(24)))
+    assert sorted(answers[3:5]) == ["conflict", "new"]
+    assert answers.count("new") == 23
+    stored = store.list_decisions(database, None, 100, None)
+    assert len(stored) == 23 and len({d.seq for d in stored}) == 23
+    assert {d.input["n"] for d in stored} == set(range(24)) - {answers.index("conflict")}
+    database.dispose()
