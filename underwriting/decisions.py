@@ -28,7 +28,7 @@ from underwriting.errors import InputError, PolicyError
 from underwriting.features import build_features
 from underwriting.limits import apply_limits
 from underwriting.lists import first_present, token_lists
-from underwriting.loader import validate
+from underwriting.loader import ValidatedTable, validate
 from underwriting.model import Scorecard
 from underwriting.policy import Limits
 from underwriting.reasons import columns_needed, with_reason_texts
@@ -96,22 +96,8 @@ class Engine:
             raise PolicyError(
                 "this engine has no industry benchmarks; load it with them to decide from raw data"
             )
-        as_of = application.as_of
-        profile = validate(
-            MERCHANTS,
-            application.merchant.lazy(),
-            source="application",
-            as_of=as_of,
-            industry_codes=self.benchmarks.get_column("industry_code"),
-        )
         ids = application.merchant.get_column("merchant_id").cast(pl.String(), strict=False)
-        daily = [
-            validate(table, frame.lazy(), source="application", as_of=as_of, merchant_ids=ids)
-            for table, frame in ((CASHFLOW, application.cashflow), (TRAFFIC, application.traffic))
-        ]
-        query = build_features(
-            profile.kept, daily[0].kept, daily[1].kept, self.benchmarks.lazy(), as_of
-        )
+        profile, daily, query = self._features_query([application], application.as_of, ids)
         features = query.collect(engine="in-memory")
         # Every kept daily row is counted by the features; only when some are missing is
         # the (costlier) quarantine query run to say which rows and why.
@@ -182,32 +168,9 @@ class Engine:
     ) -> list[Prepared | InputError]:
         """`prepare` for applications of distinct merchants with the same as-of date, in
         one query (the same query `prepare` runs, on more rows)."""
-        benchmarks = self.benchmarks
-        assert benchmarks is not None
         ids = [_merchant_id(a) for a in applications]
-        merchants = pl.concat([a.merchant for a in applications], how="vertical_relaxed")
-        profile = validate(
-            MERCHANTS,
-            merchants.lazy(),
-            source="application",
-            as_of=as_of,
-            industry_codes=benchmarks.get_column("industry_code"),
-        )
         known = pl.Series("merchant_id", ids, dtype=pl.String())
-        daily = [
-            validate(
-                table,
-                pl.concat(frames, how="vertical_relaxed").lazy(),
-                source="application",
-                as_of=as_of,
-                merchant_ids=known,
-            )
-            for table, frames in (
-                (CASHFLOW, [a.cashflow for a in applications]),
-                (TRAFFIC, [a.traffic for a in applications]),
-            )
-        ]
-        query = build_features(profile.kept, daily[0].kept, daily[1].kept, benchmarks.lazy(), as_of)
+        profile, daily, query = self._features_query(applications, as_of, known)
         features = query.collect(engine="in-memory")
         rows = {str(k[0]): f for k, f in features.partition_by("merchant_id", as_dict=True).items()}
         complete = all(
@@ -231,6 +194,36 @@ class Engine:
             else:
                 results.append(Prepared(rows[merchant], mine))
         return results
+
+    def _features_query(
+        self, applications: Sequence[Application], as_of: dt.date, merchant_ids: pl.Series
+    ) -> tuple[ValidatedTable, list[ValidatedTable], pl.LazyFrame]:
+        """The applications' rows validated (daily rows only of `merchant_ids`) and the
+        query of their features: what `prepare` runs, for one application or several."""
+        benchmarks = self.benchmarks
+        assert benchmarks is not None
+        profile = validate(
+            MERCHANTS,
+            pl.concat([a.merchant for a in applications], how="vertical_relaxed").lazy(),
+            source="application",
+            as_of=as_of,
+            industry_codes=benchmarks.get_column("industry_code"),
+        )
+        daily = [
+            validate(
+                table,
+                pl.concat(frames, how="vertical_relaxed").lazy(),
+                source="application",
+                as_of=as_of,
+                merchant_ids=merchant_ids,
+            )
+            for table, frames in (
+                (CASHFLOW, [a.cashflow for a in applications]),
+                (TRAFFIC, [a.traffic for a in applications]),
+            )
+        ]
+        query = build_features(profile.kept, daily[0].kept, daily[1].kept, benchmarks.lazy(), as_of)
+        return profile, daily, query
 
 
 def _merchant_id(application: Application) -> str | None:
