@@ -1,4 +1,4 @@
-"""Deciding the requests that wait in a worker together.
+"""Doing together the work that waits in a worker: decisions, and the store's writes.
 
 A decision's cost is mostly fixed (polars plans the validation and feature queries once
 per call, whatever the rows), so requests that arrive while the engine is busy are
@@ -6,9 +6,11 @@ decided in one call when it frees up: no timer and no added wait, a lone request
 decided at once, and under load each call serves every request that queued meanwhile.
 The engine gives each merchant in a batch the decision it gets alone (features are per
 merchant, bit for bit; a test holds the API to it), so batching changes speed only.
-
 Two different requests for the same merchant are never in one batch: the later waits for
 the next. The very same request sent twice at once (a retry, say) is decided once for both.
+
+The store uses the same `Batcher` for group commit (`store.DecisionWriter`): the
+decisions that queue behind a write are committed in one transaction.
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ class Batcher(Generic[Job, Result]):
         self,
         decide_many: Callable[[Sequence[Job]], Sequence[Result | BaseException]],
         max_batch: int = 64,
+        name: str = "batcher",
     ) -> None:
         self._decide_many = decide_many
         self._max_batch = max_batch
+        self._name = name
         self._queue: list[_Waiting[Job, Result]] = []
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -56,7 +60,7 @@ class Batcher(Generic[Job, Result]):
         waiting: _Waiting[Job, Result] = _Waiting(job, key)
         with self._ready:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="decisions", daemon=True)
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
             self._queue.append(waiting)
             self._ready.notify()

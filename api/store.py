@@ -261,7 +261,9 @@ class DecisionWriter:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._batcher: Batcher[dict[str, Any], int] = Batcher(self._insert_all)
+        self._batcher: Batcher[dict[str, Any], int] = Batcher(
+            self._insert_all, name="decision-writes"
+        )
 
     def insert(self, values: dict[str, Any]) -> int:
         """Insert one decision row; its sequence number once committed."""
