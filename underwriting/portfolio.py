@@ -102,8 +102,11 @@ def migration(decisions: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     """Merchants by previous grade (rows) and current grade (columns), for merchants in both
     runs; a merchant declined in either run keeps its grade here (the grade is the risk, the
     outcome is the policy)."""
-    grades = decisions.schema["grade"]
-    names = list(grades.categories) if isinstance(grades, pl.Enum) else []
+    names: list[str] = []
+    for frame in (decisions, previous):  # this run's master scale first, then any grade
+        grades = frame.schema["grade"]  # only the previous run's scale had
+        found = grades.categories if isinstance(grades, pl.Enum) else frame["grade"].unique().sort()
+        names += [str(g) for g in found if str(g) not in names]
     both = previous.select("merchant_id", pl.col("grade").alias("was")).join(
         decisions.select("merchant_id", pl.col("grade").alias("now")), on="merchant_id"
     )

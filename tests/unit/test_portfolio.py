@@ -86,6 +86,16 @@ def test_migration_counts_merchants_in_both_runs_by_grade() -> None:
     assert matrix.row(0) == ("A", 0, 0, 1, 0) and matrix.row(1) == ("B", 0, 1, 0, 0)
 
 
+def test_migration_keeps_grades_only_the_previous_scale_had() -> None:
+    before = _run([("M1", "approve", "A", 1, [], []), ("M2", "approve", "B", 1, [], [])])
+    before = before.with_columns(pl.col("grade").cast(pl.String).replace("B", "B+"))
+    now = _run([("M1", "approve", "C", 1, [], []), ("M2", "approve", "B", 1, [], [])])
+    matrix = migration(now, before)
+    assert matrix.columns == ["was", "A", "B", "C", "D", "B+"]
+    assert matrix.filter(pl.col("was") == "B+").row(0) == ("B+", 0, 1, 0, 0, 0)
+    assert sum(int(matrix[g].sum()) for g in matrix.columns[1:]) == 2
+
+
 def test_segments_and_rules_fired_add_up() -> None:
     now = _run(
         [
