@@ -46,6 +46,8 @@ class RunFigures:
 
 
 def _num(value: object) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float):
         return f"{value:,.2f}"
     return f"{value:,}" if isinstance(value, int) else escape(str(value))
@@ -151,7 +153,7 @@ def _rules_table(fired: pl.DataFrame, texts: Mapping[str, str]) -> str:
     rows = "".join(
         f"<tr><td><code>{escape(r['rule'])}</code></td><td>{escape(texts.get(r['rule'], ''))}</td>"
         f"<td class=num>{r['merchants']:,}</td><td class=num>{r['share']:.1%}</td>"
-        f"<td class=num>{_num(r['previous'] if r['previous'] is not None else '')}</td>"
+        f"<td class=num>{_num(r['previous'])}</td>"
         f"<td class=bar><div style='width: {100 * r['merchants'] / top:.1f}%'></div></td></tr>"
         for r in fired.iter_rows(named=True)
     )
