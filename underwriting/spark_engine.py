@@ -28,14 +28,22 @@ from typing import Any
 import pyarrow as pa
 
 from underwriting.decisions import Engine
-from underwriting.errors import InputError, PolicyError
+from underwriting.errors import InputError, PolicyError, UnderwritingError
 from underwriting.model import Scorecard
 from underwriting.pipeline import Book, open_book
 from underwriting.rescore import chunk_tally, decide_chunk, decisions_part
 from underwriting.rules import RuleSet
 
 _LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
-_DONE = pa.schema([("index", pa.int32()), ("merchants", pa.int64()), ("decided", pa.int64())])
+_DONE = pa.schema(
+    [
+        ("index", pa.int32()),
+        ("merchants", pa.int64()),
+        ("decided", pa.int64()),
+        ("policy_error", pa.bool_()),
+        ("error", pa.string()),
+    ]
+)
 Payload = tuple[str, str, str, str, str]
 """Data folder, as-of date, run directory, model JSON and rule-set JSON, as text."""
 
@@ -94,7 +102,8 @@ def decide_on_spark(
         session.sparkContext.parallelize(todo, len(todo)), "index int, lo string, hi string"
     )
     decided = chunks.mapInArrow(
-        partial(_decide_partition, payload), "index int, merchants long, decided long"
+        partial(_decide_partition, payload),
+        "index int, merchants long, decided long, policy_error boolean, error string",
     )
     watcher = _Progress(out, [index for index, _, _ in todo], progress)
     watcher.start()
@@ -102,6 +111,9 @@ def decide_on_spark(
         finished = decided.collect()
     finally:
         watcher.stop()
+    for row in sorted(finished, key=lambda r: r["index"]):
+        if row["error"] is not None:  # the worker's own words, as the local engine says them
+            raise (PolicyError if row["policy_error"] else InputError)(row["error"])
     missing = {index for index, _, _ in todo} - {row["index"] for row in finished}
     if missing:
         raise RuntimeError(f"Spark returned no result for chunks {sorted(missing)}")
@@ -123,21 +135,17 @@ def _decide_partition(
 ) -> Iterator[pa.RecordBatch]:
     """A Spark task: decide each chunk of the partition with the local engine's function
     (`decide_chunk`)."""
-    engine, book = _worker_state(payload)
     out = Path(payload[2])
     for batch in batches:
         for row in batch.to_pylist():
-            tally = decide_chunk(book, engine, out, row["index"], row["lo"], row["hi"])
-            yield pa.RecordBatch.from_pylist(
-                [
-                    {
-                        "index": row["index"],
-                        "merchants": tally["merchants"],
-                        "decided": tally["decided"],
-                    }
-                ],
-                schema=_DONE,
-            )
+            found: dict[str, Any] = {"index": row["index"], "merchants": 0, "decided": 0}
+            try:
+                engine, book = _worker_state(payload)
+                tally = decide_chunk(book, engine, out, row["index"], row["lo"], row["hi"])
+                found.update(merchants=tally["merchants"], decided=tally["decided"])
+            except UnderwritingError as error:  # bad input: said to the driver, not a crash
+                found.update(error=str(error), policy_error=isinstance(error, PolicyError))
+            yield pa.RecordBatch.from_pylist([found], schema=_DONE)
 
 
 class _Progress:

@@ -1,6 +1,6 @@
 """The Spark engine (local mode) runs the local engine's chunks with the same decision
-function: its run directory equals the local one file for file, and it finishes a run the
-local engine started."""
+function: its run directory equals the local one file for file, it finishes a run the
+local engine started, and bad input stops it with the local engine's words."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import json
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from tests.conftest import RULES_V1
 from underwriting.decisions import Engine
+from underwriting.errors import InputError
 from underwriting.model import Scorecard
 from underwriting.policy import Policy
 from underwriting.rescore import rescore
@@ -86,3 +88,25 @@ def test_spark_finishes_a_run_the_local_engine_started(
     )
     assert manifest.chunks_resumed == 2
     assert _files(started) == _files(tmp_path / "local")
+
+
+def test_bad_input_in_a_spark_task_is_the_local_engines_input_error(
+    small_book: Path, tmp_path: Path, engine: Engine
+) -> None:
+    book = tmp_path / "book"
+    shutil.copytree(small_book, book)
+    for part in (book / "cashflow").glob("*.parquet"):
+        pl.read_parquet(part).drop("refunds").write_parquet(part)
+    with pytest.raises(InputError, match="missing required column") as local:
+        rescore(book, AS_OF, tmp_path / "local", engine, chunk_merchants=CHUNK)
+    with pytest.raises(InputError) as spark:
+        rescore(
+            book,
+            AS_OF,
+            tmp_path / "spark",
+            engine,
+            chunk_merchants=CHUNK,
+            engine_kind="spark",
+            spark_master="local[2]",
+        )
+    assert str(spark.value) == str(local.value)
