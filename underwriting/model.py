@@ -125,6 +125,11 @@ class Scorecard(_Frozen):
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
+    @property
+    def intact(self) -> bool:
+        """Whether the content still matches the version it was saved with."""
+        return self.version == f"scorecard-{self.content_hash()}"
+
     def with_version(self) -> Scorecard:
         return self.model_copy(update={"version": f"scorecard-{self.content_hash()}"})
 
@@ -149,7 +154,7 @@ def load_model(path: Path) -> Scorecard:
             f"{path}: not a scorecard artifact ({error.error_count()} problems: "
             f"{error.errors()[0]['msg']} at {error.errors()[0]['loc']})"
         ) from None
-    if model.version != f"scorecard-{model.content_hash()}":
+    if not model.intact:
         raise PolicyError(
             f"{path}: content does not match its version {model.version}; the file was changed "
             "after training. Retrain instead of editing the artifact"

@@ -91,6 +91,8 @@ def decide_on_spark(
     if not todo:
         return
     session = spark_session(master)
+    from pyspark.sql.pandas.types import from_arrow_schema  # pyspark is there once it started
+
     payload: Payload = (
         str(data_dir.resolve()),
         as_of.isoformat(),
@@ -101,10 +103,7 @@ def decide_on_spark(
     chunks = session.createDataFrame(
         session.sparkContext.parallelize(todo, len(todo)), "index int, lo string, hi string"
     )
-    decided = chunks.mapInArrow(
-        partial(_decide_partition, payload),
-        "index int, merchants long, decided long, policy_error boolean, error string",
-    )
+    decided = chunks.mapInArrow(partial(_decide_partition, payload), from_arrow_schema(_DONE))
     watcher = _Progress(out, [index for index, _, _ in todo], progress)
     watcher.start()
     try:
@@ -124,7 +123,7 @@ def _worker_state(payload: Payload) -> tuple[Engine, Book]:
     """The engine and the validated book, built once per worker process and run."""
     data, as_of, _, model_json, rules_json = payload
     model = Scorecard.model_validate_json(model_json)
-    if model.version != f"scorecard-{model.content_hash()}":
+    if not model.intact:
         raise PolicyError(f"the model sent to the worker does not match its {model.version}")
     engine = Engine(model, RuleSet.from_json(rules_json))
     return engine, open_book(Path(data), dt.date.fromisoformat(as_of))
