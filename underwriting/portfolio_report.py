@@ -191,6 +191,17 @@ def _segments(totals: pl.DataFrame, by: str, title: str) -> str:
     return f'{table}<div class="charts">{chart}</div>'
 
 
+def _headline(decisions: pl.DataFrame) -> dict[str, str]:
+    """A run's summary figures, as shown: merchants, each outcome, total limit, expected loss."""
+    outcomes = dict(decisions.group_by(pl.col("outcome").cast(pl.String)).agg(pl.len()).iter_rows())
+    return {
+        "merchants decided": f"{decisions.height:,}",
+        **{o: f"{outcomes.get(o, 0):,}" for o in ("approve", "refer", "decline")},
+        "total limit offered": f"{int(decisions['limit'].sum()):,}",
+        "expected loss": f"{float(decisions['expected_loss'].sum()):,.2f}",
+    }
+
+
 def _versions(manifest: Mapping[str, Any]) -> str:
     return (
         f"as of {escape(str(manifest['as_of']))}, model <code>{escape(str(manifest['model_version']))}</code>, "
@@ -211,36 +222,11 @@ def portfolio_report(
     """
     now, m = run.decisions, run.manifest
     before = previous.decisions if previous else None
-    outcomes = now.group_by(pl.col("outcome").cast(pl.String)).agg(pl.len(), pl.col("limit").sum())
-    counts = {o: (n, lim) for o, n, lim in outcomes.iter_rows()}
-    summary_rows = [
-        (
-            "merchants decided",
-            f"{now.height:,}",
-            f"{before.height:,}" if before is not None else "",
-        ),
-        *(
-            (
-                o,
-                f"{counts.get(o, (0, 0))[0]:,}",
-                f"{before.filter(pl.col('outcome') == o).height:,}" if before is not None else "",
-            )
-            for o in ("approve", "refer", "decline")
-        ),
-        (
-            "total limit offered",
-            f"{int(now['limit'].sum()):,}",
-            f"{int(before['limit'].sum()):,}" if before is not None else "",
-        ),
-        (
-            "expected loss",
-            f"{float(now['expected_loss'].sum()):,.2f}",
-            f"{float(before['expected_loss'].sum()):,.2f}" if before is not None else "",
-        ),
-    ]
+    this_run = _headline(now)
+    last_run = _headline(before) if before is not None else dict.fromkeys(this_run, "")
     summary = "".join(
-        f"<tr><td>{label}</td><td class=num>{a}</td><td class=num>{b}</td></tr>"
-        for label, a, b in summary_rows
+        f"<tr><td>{label}</td><td class=num>{figure}</td><td class=num>{last_run[label]}</td></tr>"
+        for label, figure in this_run.items()
     )
     sections = [
         f"<h1>Re-scoring run as of {escape(str(m['as_of']))}</h1>",
