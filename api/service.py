@@ -119,15 +119,23 @@ class Service:
 
     def benchmark_row(self, industry_code: str) -> dict[str, Any]:
         """The industry's benchmark row, stored with each decision's input."""
-        table = self.engine.benchmarks
-        assert table is not None
-        found = table.filter(pl.col("industry_code") == industry_code)
-        if found.is_empty():
+        found = self._benchmark_rows.get(industry_code)
+        if found is None:
             raise InputError(
                 f"merchant.industry_code: unknown industry code {industry_code}; "
                 "it has no row in industry_benchmarks"
             )
-        return _rows(found.head(1))[0]
+        return dict(found)
+
+    @cached_property
+    def _benchmark_rows(self) -> dict[str, dict[str, Any]]:
+        """Each industry's first benchmark row, as stored: read once, not per request."""
+        table = self.engine.benchmarks
+        assert table is not None
+        rows: dict[str, dict[str, Any]] = {}
+        for row in _rows(table):
+            rows.setdefault(str(row["industry_code"]), row)
+        return rows
 
     def versions(self) -> dict[str, Any]:
         return {
