@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +18,7 @@ from underwriting.decisions import Engine
 from underwriting.errors import InputError
 from underwriting.model import Scorecard
 from underwriting.policy import Policy
-from underwriting.rescore import rescore
+from underwriting.rescore import Manifest, rescore
 from underwriting.rules import load_rule_set
 
 AS_OF = dt.date(2026, 10, 1)
@@ -27,6 +28,21 @@ CHUNK = 150  # 600 merchants: four chunks, four Spark partitions
 @pytest.fixture(scope="module")
 def engine(trained: tuple[Scorecard, Policy]) -> Engine:
     return Engine(trained[0], load_rule_set(RULES_V1))
+
+
+def _on_spark(
+    book: Path, out: Path, engine: Engine, progress: Callable[[int], object] | None = None
+) -> Manifest:
+    return rescore(
+        book,
+        AS_OF,
+        out,
+        engine,
+        chunk_merchants=CHUNK,
+        engine_kind="spark",
+        spark_master="local[2]",
+        progress=progress,
+    )
 
 
 def _files(run: Path) -> dict[str, bytes]:
@@ -47,16 +63,7 @@ def test_spark_equals_the_local_engine_bit_for_bit(
 ) -> None:
     local = rescore(small_book, AS_OF, tmp_path / "local", engine, chunk_merchants=CHUNK)
     seen: list[int] = []
-    spark = rescore(
-        small_book,
-        AS_OF,
-        tmp_path / "spark",
-        engine,
-        chunk_merchants=CHUNK,
-        engine_kind="spark",
-        spark_master="local[2]",
-        progress=seen.append,
-    )
+    spark = _on_spark(small_book, tmp_path / "spark", engine, seen.append)
     assert spark.engine == "spark" and local.engine == "local"
     assert spark.chunks == 4 and sum(seen) == spark.merchants_in == 600
     files = _files(tmp_path / "spark")
@@ -77,15 +84,7 @@ def test_spark_finishes_a_run_the_local_engine_started(
         for name in ("part-00000", "part-00002"):
             for found in (tmp_path / "local" / folder).glob(f"{name}.*"):
                 shutil.copy(found, started / folder / found.name)
-    manifest = rescore(
-        small_book,
-        AS_OF,
-        started,
-        engine,
-        chunk_merchants=CHUNK,
-        engine_kind="spark",
-        spark_master="local[2]",
-    )
+    manifest = _on_spark(small_book, started, engine)
     assert manifest.chunks_resumed == 2
     assert _files(started) == _files(tmp_path / "local")
 
@@ -100,13 +99,5 @@ def test_bad_input_in_a_spark_task_is_the_local_engines_input_error(
     with pytest.raises(InputError, match="missing required column") as local:
         rescore(book, AS_OF, tmp_path / "local", engine, chunk_merchants=CHUNK)
     with pytest.raises(InputError) as spark:
-        rescore(
-            book,
-            AS_OF,
-            tmp_path / "spark",
-            engine,
-            chunk_merchants=CHUNK,
-            engine_kind="spark",
-            spark_master="local[2]",
-        )
+        _on_spark(book, tmp_path / "spark", engine)
     assert str(spark.value) == str(local.value)
