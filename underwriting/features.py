@@ -185,22 +185,38 @@ def _sum_in_order(terms: Iterable[pl.Expr]) -> pl.Expr:
     return reduce(operator.add, (term.fill_null(0.0) for term in terms))
 
 
-def _period_statistics() -> list[pl.Expr]:
-    """Volatility and largest drop over the observed 30-day periods."""
-    observed = [pl.col("__history") >= 30 * (w + 1) for w in range(PERIODS)]
-    n = pl.sum_horizontal(o.cast(pl.Int64()) for o in observed)
-    periods = [pl.col(_period(w)) for w in range(PERIODS)]
+_OBSERVED = "__observed_periods"
+_MEAN = "__mean_period_sales"
+
+
+def _observed(w: int) -> pl.Expr:
+    return pl.col("__history") >= 30 * (w + 1)
+
+
+def _period_count_and_mean() -> list[pl.Expr]:
+    """How many 30-day periods are observed and their mean sales (the volatility's inputs)."""
+    n = pl.sum_horizontal(_observed(w).cast(pl.Int64()) for w in range(PERIODS))
     total = _sum_in_order(
-        pl.when(o).then(p).otherwise(0.0) for o, p in zip(observed, periods, strict=True)
+        pl.when(_observed(w)).then(pl.col(_period(w))).otherwise(0.0) for w in range(PERIODS)
     )
-    mean = total / n
+    return [n.alias(_OBSERVED), (total / n).alias(_MEAN)]
+
+
+def _period_statistics() -> list[pl.Expr]:
+    """Volatility and largest drop over the observed 30-day periods.
+
+    Needs the columns of `_period_count_and_mean` from an earlier stage: as columns, not
+    repeated inside each term, they keep the expressions small (planning a one-merchant
+    decision costs what the expressions weigh, not what the rows do).
+    """
+    n, mean = pl.col(_OBSERVED), pl.col(_MEAN)
+    periods = [pl.col(_period(w)) for w in range(PERIODS)]
     squares = _sum_in_order(
-        pl.when(o).then((p - mean) ** 2).otherwise(0.0)
-        for o, p in zip(observed, periods, strict=True)
+        pl.when(_observed(w)).then((p - mean) ** 2).otherwise(0.0) for w, p in enumerate(periods)
     )
     volatility = pl.when((n >= 3) & (mean > 0)).then((squares / (n - 1)).sqrt() / mean)
     drops = [
-        pl.when(observed[w + 1] & (periods[w + 1] > 0)).then(1 - periods[w] / periods[w + 1])
+        pl.when(_observed(w + 1) & (periods[w + 1] > 0)).then(1 - periods[w] / periods[w + 1])
         for w in range(PERIODS - 1)
     ]
     largest = pl.max_horizontal(drops)
@@ -261,6 +277,7 @@ def own_features(
             .fill_null(0)
             .cast(pl.Int64()),
         )
+        .with_columns(_period_count_and_mean())
         .with_columns(
             pl.when(span > 0)
             .then(pl.col("sales_365d") / span * DAYS_PER_MONTH)
