@@ -280,8 +280,8 @@ def _strictly_sorted(frame: pl.LazyFrame, first: str, second: str) -> bool:
 
 def _split_duplicate_suspects(
     table: Table, frame: pl.LazyFrame
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """Rows that cannot have a duplicated key, and rows that may.
+) -> tuple[pl.LazyFrame | None, pl.LazyFrame | None]:
+    """Rows that cannot have a duplicated key, and rows that may (None: no such rows).
 
     Window functions over a two-part key are slow on large daily tables. A feed sorted by
     key with no repeats (checked in one cheap pass) has no duplicates at all; otherwise a
@@ -289,10 +289,10 @@ def _split_duplicate_suspects(
     the full duplicate checks. Single-key tables are small and are all checked.
     """
     if len(table.key) == 1:
-        return frame.filter(pl.lit(False)), frame
+        return None, frame
     first, second = (f"__typed_{k}" for k in table.key)
     if _strictly_sorted(frame, first, second):
-        return frame, frame.filter(pl.lit(False))
+        return frame, None
     suspects = (
         frame.group_by(first)
         .agg((pl.col(second).n_unique() < pl.len()).alias("__has_copies"))
@@ -412,10 +412,11 @@ def validate(
         )
 
     clean, suspect = _split_duplicate_suspects(table, frame)
-    parts = [
-        (clean, problems),
-        (_with_copy_counts(table, suspect), [*problems, *_duplicate_checks(table)]),
-    ]
+    parts: list[tuple[pl.LazyFrame, list[_Check]]] = []
+    if clean is not None:
+        parts.append((clean, problems))
+    if suspect is not None:
+        parts.append((_with_copy_counts(table, suspect), [*problems, *_duplicate_checks(table)]))
     typed = [pl.col(f"__typed_{c.name}").alias(c.name) for c in table.columns]
     kept = pl.concat(
         [
