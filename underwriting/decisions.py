@@ -264,6 +264,26 @@ def decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataF
     `in_words` turns them into sentences. The work is columnar: rules are evaluated in one
     polars pass, the outcome and lists are assembled from arrays.
     """
+    return _decide(model, rules, _plain_columns(features)).head(features.height)
+
+
+def _plain_columns(features: pl.DataFrame) -> pl.DataFrame:
+    """`features` as plain columns of at least two rows (one row is doubled).
+
+    polars divides a column by a constant through the constant's inverse, except when the
+    column acts as one value (a one-row frame, a literal, equal rows concatenated), which
+    it divides exactly. The two can differ in the last bit (a rule's `x / 11`, the limit's
+    `/ 90`), so a merchant decided alone, in a batch or among requests decided together
+    could get different decisions. On plain columns of two or more rows, every row gets
+    the same arithmetic.
+    """
+    columns = list(features.iter_columns())
+    if features.height == 1:
+        columns = [pl.concat([column, column], rechunk=True) for column in columns]
+    return pl.DataFrame(columns)
+
+
+def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataFrame:
     limits = _limits(rules)
     missing = [c for c in _LIMIT_INPUTS if c not in features.columns]
     if missing:

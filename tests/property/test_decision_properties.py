@@ -140,3 +140,32 @@ def test_a_feature_table_without_the_limit_inputs_is_refused(
 ) -> None:
     with pytest.raises(InputError, match="lacks industry_max_limit; rebuild it"):
         decide(trained[0], RULE_SET, training_table.drop("industry_max_limit"))
+
+
+@given(sales_365d=st.floats(min_value=1_000.0, max_value=10_000_000.0))
+def test_a_single_decision_equals_the_batch_decision_at_a_rule_boundary(
+    sales_365d: float, trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
+) -> None:
+    # polars divides a one-row chunk by a constant exactly and a longer one through the
+    # constant's inverse; a merchant whose recent sales sit on the boundary as the batch
+    # computes it must get the same decision alone, in a batch, and in a frame made of
+    # one-row frames (as the API decides waiting requests together).
+    model, _ = trained
+    spike = Rule(
+        id="KO-SPIKE",
+        kind="knockout",
+        condition="sales_30d > sales_365d / 11",
+        reason_code="SPIKE",
+        reason="Recent sales are far above the year's run rate",
+    )
+    rules = dataclasses.replace(RULE_SET, rules=(*RULE_SET.rules, spike))
+    merchant = training_table.slice(0, 1).with_columns(
+        pl.lit(sales_365d).alias("sales_365d"),
+        pl.lit(sales_365d * (1 / 11)).alias("sales_30d"),
+    )
+    others = training_table.slice(1, 3)
+    alone = decide(model, rules, merchant)
+    batch = pl.concat([merchant, others], rechunk=True)
+    assert alone.equals(decide(model, rules, batch).head(1))
+    one_row_frames = pl.concat([merchant, *(others.slice(i, 1) for i in range(others.height))])
+    assert alone.equals(decide(model, rules, one_row_frames).head(1))
