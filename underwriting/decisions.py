@@ -216,6 +216,7 @@ class Engine:
                 source="application",
                 as_of=as_of,
                 merchant_ids=merchant_ids,
+                check_every_key=True,
             )
             for table, frames in (
                 (CASHFLOW, [a.cashflow for a in applications]),

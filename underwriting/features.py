@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections.abc import Iterable
-from functools import reduce
+from functools import cache, reduce
 
 import polars as pl
 
@@ -55,6 +55,9 @@ def _dated_rows(daily: pl.LazyFrame, keys: pl.LazyFrame, as_of: AsOfDates) -> pl
 def _period(w: int) -> str:
     return f"__period_{w}"
 
+
+# Expressions are immutable, so the builders below that take no data are cached: building
+# them costs more than planning or running them on one merchant's rows.
 
 # Age buckets of the first aggregation stage: the twelve 30-day periods (0-11), then
 # ages 361-365 (12), 366-455 (13, the quarter a year back) and older (14).
@@ -193,16 +196,18 @@ def _observed(w: int) -> pl.Expr:
     return pl.col("__history") >= 30 * (w + 1)
 
 
-def _period_count_and_mean() -> list[pl.Expr]:
+@cache
+def _period_count_and_mean() -> tuple[pl.Expr, ...]:
     """How many 30-day periods are observed and their mean sales (the volatility's inputs)."""
     n = pl.sum_horizontal(_observed(w).cast(pl.Int64()) for w in range(PERIODS))
     total = _sum_in_order(
         pl.when(_observed(w)).then(pl.col(_period(w))).otherwise(0.0) for w in range(PERIODS)
     )
-    return [n.alias(_OBSERVED), (total / n).alias(_MEAN)]
+    return n.alias(_OBSERVED), (total / n).alias(_MEAN)
 
 
-def _period_statistics() -> list[pl.Expr]:
+@cache
+def _period_statistics() -> tuple[pl.Expr, ...]:
     """Volatility and largest drop over the observed 30-day periods.
 
     Needs the columns of `_period_count_and_mean` from an earlier stage: as columns, not
@@ -221,15 +226,17 @@ def _period_statistics() -> list[pl.Expr]:
     ]
     largest = pl.max_horizontal(drops)
     max_drop = pl.when(n >= 2).then(pl.max_horizontal(largest.fill_null(0.0), pl.lit(0.0)))
-    return [volatility.alias("sales_volatility"), max_drop.alias("max_monthly_drop")]
+    return volatility.alias("sales_volatility"), max_drop.alias("max_monthly_drop")
 
 
+@cache
 def _seasonally_adjusted(prefix: str) -> pl.Expr:
     return _sum_in_order(
         pl.col(f"{prefix}{m}") / pl.col(SEASONAL_INDEX_COLUMNS[m - 1]) for m in range(1, 13)
     )
 
 
+@cache
 def _industry_percentile() -> pl.Expr:
     """Sales position in the industry, linear between 0, the quartiles and the median."""
     x = pl.col("avg_monthly_sales")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -106,6 +107,7 @@ def require_table(table: Table, data_dir: Path) -> tuple[pl.LazyFrame, str]:
     return found
 
 
+@cache  # immutable expressions, built once per column and raw type
 def _coerce(column: Column, raw_dtype: pl.DataType) -> pl.Expr:
     """An expression turning the raw column into the contract's type; null where it can't."""
     raw = pl.col(column.name)
@@ -166,7 +168,8 @@ def _problem(condition: pl.Expr, field: str, reason: pl.Expr | str) -> _Check:
     return _Check(condition.fill_null(False), pl.concat_str(pl.lit(field + ": "), text))
 
 
-def _column_problems(column: Column, raw_dtype: pl.DataType) -> list[_Check]:
+@cache  # immutable expressions, built once per column and raw type
+def _column_problems(column: Column, raw_dtype: pl.DataType) -> tuple[_Check, ...]:
     name = column.name
     raw = pl.col(name)
     typed = pl.col(f"__typed_{name}")
@@ -210,7 +213,7 @@ def _column_problems(column: Column, raw_dtype: pl.DataType) -> list[_Check]:
                 ),
             )
         )
-    return problems
+    return tuple(problems)
 
 
 def _as_of_frame(as_of: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
@@ -244,11 +247,12 @@ def _with_copy_counts(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _duplicate_checks(table: Table) -> list[_Check]:
+@cache  # immutable expressions, built once per column and raw type
+def _duplicate_checks(table: Table) -> tuple[_Check, ...]:
     """Checks for rows sharing a key: conflicting copies all fail, exact copies but one."""
     copies, distinct = pl.col("__copies"), pl.col("__distinct")
     key = ", ".join(table.key)
-    return [
+    return (
         _problem(
             (copies > 1) & (distinct > 1),
             key,
@@ -263,7 +267,7 @@ def _duplicate_checks(table: Table) -> list[_Check]:
             key,
             "exact duplicate of another row with this key; one copy is kept",
         ),
-    ]
+    )
 
 
 def _strictly_sorted(frame: pl.LazyFrame, first: str, second: str) -> bool:
@@ -279,7 +283,7 @@ def _strictly_sorted(frame: pl.LazyFrame, first: str, second: str) -> bool:
 
 
 def _split_duplicate_suspects(
-    table: Table, frame: pl.LazyFrame
+    table: Table, frame: pl.LazyFrame, check_every_key: bool
 ) -> tuple[pl.LazyFrame | None, pl.LazyFrame | None]:
     """Rows that cannot have a duplicated key, and rows that may (None: no such rows).
 
@@ -288,7 +292,7 @@ def _split_duplicate_suspects(
     pass finds the merchants with fewer distinct dates than rows, and only their rows get
     the full duplicate checks. Single-key tables are small and are all checked.
     """
-    if len(table.key) == 1:
+    if len(table.key) == 1 or check_every_key:
         return None, frame
     first, second = (f"__typed_{k}" for k in table.key)
     if _strictly_sorted(frame, first, second):
@@ -336,6 +340,7 @@ def validate(
     as_of: AsOf = None,
     merchant_ids: pl.Series | None = None,
     industry_codes: pl.Series | None = None,
+    check_every_key: bool = False,
 ) -> ValidatedTable:
     """Split `raw` into kept and quarantined rows.
 
@@ -343,6 +348,10 @@ def validate(
     as-of date; duplicated keys (exact copies keep one row, conflicting copies are all
     quarantined); merchants absent from `merchant_ids`; industries absent from
     `industry_codes`. Raises MissingColumnsError when a required column is absent.
+
+    A daily table is first probed (one query) for a sorted feed, which cannot hold
+    duplicates; `check_every_key` skips the probe and checks every row's key instead,
+    which is cheaper for the few hundred rows of one application.
     """
     raw_schema = raw.collect_schema()
     missing = [name for name in table.required if name not in raw_schema]
@@ -411,7 +420,7 @@ def validate(
             )
         )
 
-    clean, suspect = _split_duplicate_suspects(table, frame)
+    clean, suspect = _split_duplicate_suspects(table, frame, check_every_key)
     parts: list[tuple[pl.LazyFrame, list[_Check]]] = []
     if clean is not None:
         parts.append((clean, problems))

@@ -60,6 +60,34 @@ def test_bad_daily_rows_are_left_out_and_named(
     assert without.features.equals(prepared.features)
 
 
+def test_duplicated_days_in_an_application_are_held_back_as_in_a_batch(
+    book_tables: dict[str, pl.DataFrame], engine_with_benchmarks: Engine
+) -> None:
+    clean = _application(book_tables, "M00000009")
+    cash = clean.cashflow
+    exact = cash.slice(10, 1)
+    conflicting = cash.slice(20, 1).with_columns(pl.col("gross_sales") + 1)
+    # Out of order, as a caller may send them: the batch's sortedness probe would fail.
+    doubled = pl.concat([conflicting, cash, exact])
+    prepared = engine_with_benchmarks.prepare(
+        Application(clean.merchant, doubled, clean.traffic, AS_OF)
+    )
+    reasons = prepared.quarantine.group_by("reason").len().sort("reason")
+    assert reasons.rows() == [
+        (
+            "merchant_id, date: 2 rows share this key with different values; the feed must hold "
+            "one row per key, so all of them are held back",
+            2,
+        ),
+        ("merchant_id, date: exact duplicate of another row with this key; one copy is kept", 1),
+    ]
+    kept = pl.concat([cash.slice(0, 20), cash.slice(21)])
+    expected = engine_with_benchmarks.prepare(
+        Application(clean.merchant, kept, clean.traffic, AS_OF)
+    )
+    assert prepared.features.equals(expected.features)
+
+
 def test_a_bad_profile_is_an_input_error_that_says_why(
     book_tables: dict[str, pl.DataFrame], trained: tuple[Scorecard, Policy]
 ) -> None:
