@@ -352,6 +352,12 @@ def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.Data
         zero = pl.lit(0, dtype=limited.schema[column])
         return pl.when(pl.Series(declined)).then(zero).otherwise(pl.col(column)).alias(column)
 
+    granted = limited.select(
+        unless_declined("limit"),
+        "binding_constraint",
+        unless_declined("expected_loss"),
+        unless_declined("daily_repayment"),
+    )
     return pl.DataFrame(
         [
             features.get_column("merchant_id"),
@@ -359,17 +365,16 @@ def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.Data
             pl.Series("outcome", list(OUTCOMES), dtype=pl.Enum(OUTCOMES)).gather(
                 pl.Series(outcome, dtype=pl.UInt32())
             ),
-            *limited.select(unless_declined("limit")),
+            granted.get_column("limit"),
             grade,
             grade_series(rules.policy, scores.grade_index, "model_grade"),
             pl.Series("pd_12m", scores.pd_12m),
             pl.Series("score", scores.score),
             token_lists("reason_codes", codes, vocabulary),
             token_lists("rules_fired", rule_tokens, [r.id for r in ordered]),
-            *limited.select(
-                "binding_constraint",
-                unless_declined("expected_loss"),
-                unless_declined("daily_repayment"),
+            *(
+                granted.get_column(c)
+                for c in ("binding_constraint", "expected_loss", "daily_repayment")
             ),
         ]
     ).with_columns(
