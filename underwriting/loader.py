@@ -247,7 +247,7 @@ def _with_copy_counts(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-@cache  # immutable expressions, built once per column and raw type
+@cache  # immutable expressions, built once per table
 def _duplicate_checks(table: Table) -> tuple[_Check, ...]:
     """Checks for rows sharing a key: conflicting copies all fail, exact copies but one."""
     copies, distinct = pl.col("__copies"), pl.col("__distinct")
@@ -290,7 +290,8 @@ def _split_duplicate_suspects(
     Window functions over a two-part key are slow on large daily tables. A feed sorted by
     key with no repeats (checked in one cheap pass) has no duplicates at all; otherwise a
     pass finds the merchants with fewer distinct dates than rows, and only their rows get
-    the full duplicate checks. Single-key tables are small and are all checked.
+    the full duplicate checks. Single-key tables are small and are all checked, and so is
+    every row when `check_every_key` is set.
     """
     if len(table.key) == 1 or check_every_key:
         return None, frame
