@@ -135,15 +135,22 @@ def with_reason_texts(
         )
         for f in model.features
     }
+    slots = {
+        f"__slot:{k}": pl.col(reasons).list.get(k, null_on_oob=True).cast(pl.String())
+        for k in range(4)
+    }
     sentences = []
-    for k in range(4):
-        slot = pl.col(reasons).list.get(k, null_on_oob=True).cast(pl.String())
+    for name in slots:
+        slot = pl.col(name)
         sentence = slot.replace_strict(dict(fixed or {}), default=None, return_dtype=pl.String())
         for f in model.features:
             sentence = pl.when(slot == f.name).then(pl.col(f"__text:{f.name}")).otherwise(sentence)
         sentences.append(sentence)
     return (
-        frame.with_columns(expression.alias(name) for name, expression in texts.items())
+        frame.with_columns(
+            *(expression.alias(name) for name, expression in texts.items()),
+            *(expression.alias(name) for name, expression in slots.items()),
+        )
         .with_columns(pl.concat_list(sentences).list.drop_nulls().alias(out))
-        .drop(list(texts))
+        .drop(*texts, *slots)
     )
