@@ -146,10 +146,11 @@ def test_a_feature_table_without_the_limit_inputs_is_refused(
 def test_a_single_decision_equals_the_batch_decision_at_a_rule_boundary(
     sales_365d: float, trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
 ) -> None:
-    # polars divides a one-row chunk by a constant exactly and a longer one through the
-    # constant's inverse; a merchant whose recent sales sit on the boundary as the batch
-    # computes it must get the same decision alone, in a batch, and in a frame made of
-    # one-row frames (as the API decides waiting requests together).
+    # polars divides a column that acts as one value (one row, a literal) by a constant
+    # exactly, a longer one through the constant's inverse. A merchant whose recent sales
+    # sit on the boundary as the batch computes it must get the same decision alone, in a
+    # batch, and in a frame made of one-row frames (as the API decides waiting requests
+    # together).
     model, _ = trained
     spike = Rule(
         id="KO-SPIKE",
