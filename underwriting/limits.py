@@ -23,7 +23,7 @@ CONSTRAINTS = ("multiple", "capacity", "industry_max", "programme_max", "rule_ca
 
 
 def apply_limits(frame: pl.LazyFrame | pl.DataFrame, limits: Limits) -> pl.LazyFrame:
-    """Add base_sales, each ceiling, limit, binding_constraint, expected_loss and
+    """Add base_sales, each ceiling, the smallest, limit, binding_constraint, expected_loss and
     daily_repayment to a frame holding avg_monthly_sales, sales_90d, existing_exposure,
     industry_max_limit, grade, pd_12m and rule_cap (the smallest limit cap that fired,
     null when none did)."""
@@ -48,7 +48,7 @@ def apply_limits(frame: pl.LazyFrame | pl.DataFrame, limits: Limits) -> pl.LazyF
         "programme_max": pl.lit(float(limits.max_loan)),
         "rule_cap": pl.col("rule_cap").cast(pl.Float64()).clip(lower_bound=0.0),
     }
-    ceiling = pl.min_horizontal(pl.col(f"ceiling_{name}") for name in CONSTRAINTS)
+    ceiling = pl.col("ceiling")
     binding = pl.lit(None, dtype=pl.String())
     for name in reversed(CONSTRAINTS):
         binding = (
@@ -61,6 +61,9 @@ def apply_limits(frame: pl.LazyFrame | pl.DataFrame, limits: Limits) -> pl.LazyF
         .with_columns(base.alias("base_sales"))
         .with_columns(
             ceiling_expr.alias(f"ceiling_{name}") for name, ceiling_expr in ceilings.items()
+        )
+        .with_columns(
+            pl.min_horizontal(pl.col(f"ceiling_{name}") for name in CONSTRAINTS).alias("ceiling")
         )
         .with_columns(
             ((headroom / unit).floor() * unit).cast(pl.Int64()).alias("limit"),
