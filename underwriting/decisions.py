@@ -269,19 +269,20 @@ def decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataF
 
 
 def _plain_columns(features: pl.DataFrame) -> pl.DataFrame:
-    """`features` as plain columns of at least two rows (one row is doubled).
+    """`features` as plain columns, each in one chunk of at least two rows (one row is
+    doubled).
 
-    polars divides a column by a constant through the constant's inverse, except when the
-    column acts as one value (a one-row frame, a literal, equal rows concatenated), which
-    it divides exactly. The two can differ in the last bit (a rule's `x / 11`, the limit's
-    `/ 90`), so a merchant decided alone, in a batch or among requests decided together
-    could get different decisions. On plain columns of two or more rows, every row gets
-    the same arithmetic.
+    polars divides a column by a constant through the constant's inverse, except where it
+    holds one value: a one-row chunk (a one-row frame, a frame concatenated from one-row
+    frames or read from a one-row row group) or a literal, which it divides exactly. The
+    two can differ in the last bit (a rule's `x / 11`, the limit's `/ 90`), so a merchant
+    decided alone, in a batch or among requests decided together could get different
+    decisions. In one chunk of two or more rows, every row gets the same arithmetic.
     """
     columns = list(features.iter_columns())
     if features.height == 1:
-        columns = [pl.concat([column, column], rechunk=True) for column in columns]
-    return pl.DataFrame(columns)
+        columns = [pl.concat([column, column]) for column in columns]
+    return pl.DataFrame(columns).rechunk()
 
 
 def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import polars as pl
 import pytest
@@ -146,11 +147,11 @@ def test_a_feature_table_without_the_limit_inputs_is_refused(
 def test_a_single_decision_equals_the_batch_decision_at_a_rule_boundary(
     sales_365d: float, trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
 ) -> None:
-    # polars divides a column that acts as one value (one row, a literal) by a constant
-    # exactly, a longer one through the constant's inverse. A merchant whose recent sales
-    # sit on the boundary as the batch computes it must get the same decision alone, in a
-    # batch, and in a frame made of one-row frames (as the API decides waiting requests
-    # together).
+    # polars divides a one-row chunk or a literal by a constant exactly, a longer chunk
+    # through the constant's inverse. A merchant whose recent sales sit on the boundary as
+    # the batch computes it must get the same decision alone, in a batch, and in a frame
+    # made of one-row frames (as the API decides waiting requests together), and as the
+    # last, one-row row group of a Parquet file.
     model, _ = trained
     spike = Rule(
         id="KO-SPIKE",
@@ -161,12 +162,17 @@ def test_a_single_decision_equals_the_batch_decision_at_a_rule_boundary(
     )
     rules = dataclasses.replace(RULE_SET, rules=(*RULE_SET.rules, spike))
     merchant = training_table.slice(0, 1).with_columns(
-        pl.lit(sales_365d).alias("sales_365d"),
-        pl.lit(sales_365d * (1 / 11)).alias("sales_30d"),
+        pl.Series("sales_365d", [sales_365d]), pl.Series("sales_30d", [sales_365d * (1 / 11)])
     )
-    others = training_table.slice(1, 3)
+    others = [training_table.slice(i, 1) for i in range(1, 9)]
     alone = decide(model, rules, merchant)
-    batch = pl.concat([merchant, others], rechunk=True)
-    assert alone.equals(decide(model, rules, batch).head(1))
-    one_row_frames = pl.concat([merchant, *(others.slice(i, 1) for i in range(others.height))])
-    assert alone.equals(decide(model, rules, one_row_frames).head(1))
+    assert alone.equals(decide(model, rules, merchant.with_columns(pl.lit(sales_365d))))
+    batch = pl.concat([*others, merchant], rechunk=True)
+    assert alone.equals(decide(model, rules, batch).tail(1))
+    one_row_frames = pl.concat([*others, merchant])
+    assert alone.equals(decide(model, rules, one_row_frames).tail(1))
+    parquet = io.BytesIO()
+    batch.write_parquet(parquet, row_group_size=len(others))
+    last_row_group_of_one = pl.read_parquet(parquet.getvalue())
+    assert last_row_group_of_one.get_column("sales_365d").chunk_lengths() == [len(others), 1]
+    assert alone.equals(decide(model, rules, last_row_group_of_one).tail(1))
