@@ -68,8 +68,8 @@ def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
     by-id hot path turns 1,460 daily rows per request into dicts)."""
     dates = [name for name, dtype in frame.schema.items() if dtype == pl.Date()]
     rows = frame.with_columns(pl.col(dates).dt.to_string("%Y-%m-%d")).to_dicts()
-    if any(dtype.is_temporal() for dtype in frame.drop(dates).dtypes):
-        rows = [_plain(row) for row in rows]  # times and durations: as Python writes them
+    if any(isinstance(dtype, pl.Datetime) for dtype in frame.dtypes):
+        rows = [_plain(row) for row in rows]  # datetimes: ISO text as Python writes it
     return rows
 
 

@@ -139,7 +139,7 @@ def main() -> int:
 def _print_latency(what: str, latencies: list[float]) -> None:
     latencies = sorted(latencies)
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
-    print(f"  {what:14} median {statistics.median(latencies):6.1f} ms, p99 {p99:6.1f} ms")
+    print(f"  {what:31} median {statistics.median(latencies):6.1f} ms, p99 {p99:6.1f} ms")
 
 
 if __name__ == "__main__":

@@ -56,9 +56,6 @@ def _period(w: int) -> str:
     return f"__period_{w}"
 
 
-# Expressions are immutable, so the builders below that take no data are cached: building
-# them costs more than planning or running them on one merchant's rows.
-
 # Age buckets of the first aggregation stage: the twelve 30-day periods (0-11), then
 # ages 361-365 (12), 366-455 (13, the quarter a year back) and older (14).
 _BUCKET = "__bucket"
@@ -137,8 +134,8 @@ def _cashflow_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
     return (
         buckets.group_by(KEY_COLUMNS)
         .agg(aggregates)
-        # times 0.01, not divided by 100: polars divides a column of many rows by a
-        # constant as a multiplication by its inverse but a one-row column exactly, so
+        # times 0.01, not divided by 100: polars divides a chunk of many rows by a
+        # constant as a multiplication by its inverse but a one-row chunk exactly, so
         # only a multiplication gives a merchant the same figure alone as in a batch
         .with_columns(pl.col(money).cast(pl.Float64()) * 0.01)
     )
@@ -188,6 +185,8 @@ def _sum_in_order(terms: Iterable[pl.Expr]) -> pl.Expr:
     return reduce(operator.add, (term.fill_null(0.0) for term in terms))
 
 
+# Expressions are immutable, so the builders below that take no data are cached
+# (@cache): building them costs more than planning or running them on one merchant's rows.
 _OBSERVED = "__observed_periods"
 _MEAN = "__mean_period_sales"
 

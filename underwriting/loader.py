@@ -168,8 +168,8 @@ def _problem(condition: pl.Expr, field: str, reason: pl.Expr | str) -> _Check:
     return _Check(condition.fill_null(False), pl.concat_str(pl.lit(field + ": "), text))
 
 
-@cache  # immutable expressions, built once per column and raw type
-def _column_problems(column: Column, raw_dtype: pl.DataType) -> tuple[_Check, ...]:
+@cache  # immutable expressions, built once per column
+def _column_problems(column: Column) -> tuple[_Check, ...]:
     name = column.name
     raw = pl.col(name)
     typed = pl.col(f"__typed_{name}")
@@ -352,7 +352,7 @@ def validate(
 
     A daily table is first probed (one query) for a sorted feed, which cannot hold
     duplicates; `check_every_key` skips the probe and checks every row's key instead,
-    which is cheaper for the few hundred rows of one application.
+    which is cheaper for the rows of a few applications than a query of its own.
     """
     raw_schema = raw.collect_schema()
     missing = [name for name in table.required if name not in raw_schema]
@@ -370,7 +370,7 @@ def validate(
     )
     problems: list[_Check] = []
     for c in table.columns:
-        problems += _column_problems(c, dtypes[c.name])
+        problems += _column_problems(c)
 
     future_column = table.date_column or ("onboarded_on" if table is MERCHANTS else None)
     if as_of is not None and future_column is not None:
