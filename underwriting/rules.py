@@ -8,16 +8,20 @@ expression `cap`). A condition that is null for a merchant (missing data) does n
 write `x IS NULL OR ...` to fire on missing data.
 
 `check_rule_set` reports every problem with its file, rule id and fix; `load_rule_set`
-refuses a rule set with any problem.
+refuses a rule set with any problem. Besides parsing them, it runs every condition and cap
+on a few made-up merchants: each must compute on the features' types, give the right
+type, and look at one merchant at a time (no aggregate or window over the frame), so a
+merchant decided alone gets what it gets in a batch.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import tomllib
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from underwriting.errors import PolicyError
 from underwriting.policy import Policy, load_policy
-from underwriting.registry import FEATURES_BY_NAME
+from underwriting.registry import FEATURES_BY_NAME, feature_schema
 
 Kind = Literal["knockout", "refer", "grade_cap", "limit_cap"]
 
@@ -124,7 +128,91 @@ class RuleSet:
         )
 
 
-def _sql_problems(path: str, rule_id: str, field: str, text: str) -> list[Problem]:
+_SAMPLE_SIZE = 8
+
+
+@cache
+def _sample_merchants() -> pl.DataFrame:
+    """Made-up merchants, every feature typed as the registry says and different from row
+    to row: what each condition and cap is tried on."""
+    numbers = [-0.5, 0.0, 0.25, 0.9, 3.0, 120.0, 5_000.0, 250_000.0]
+    columns: dict[str, list[Any]] = {}
+    for k, (name, dtype) in enumerate(feature_schema().items()):
+        turn = [(i + k) % _SAMPLE_SIZE for i in range(_SAMPLE_SIZE)]  # columns not in step
+        if dtype == pl.Boolean():
+            columns[name] = [i % 2 == 0 for i in turn]
+        elif dtype == pl.Date():
+            columns[name] = [dt.date(2026, 1, 1) + dt.timedelta(days=30 * i) for i in turn]
+        elif dtype == pl.String():
+            columns[name] = [f"{name}-{i}" for i in turn]
+        elif dtype.is_integer():
+            columns[name] = [int(abs(numbers[i]) * 3) for i in turn]
+        else:
+            columns[name] = [numbers[i] for i in turn]
+    return pl.DataFrame(columns, schema=feature_schema())
+
+
+@dataclass(frozen=True)
+class _Tried:
+    """A parsed condition or cap of a rule, to run on the sample merchants."""
+
+    rule_id: str
+    field: Literal["condition", "cap"]
+    expression: pl.Expr
+
+
+def _run_problems(path: str, tried: list[_Tried]) -> list[Problem]:
+    """Problems of conditions and caps when run: an error, the wrong type, or a result
+    for a merchant that depends on the other merchants in the frame."""
+    sample = _sample_merchants()
+    problems = []
+    for t in tried:
+        value = t.expression.alias("value")
+        try:
+            together = sample.select(value)
+            alone = [
+                pl.concat([row, row], rechunk=True).select(value).head(1)  # as `decide` does
+                for row in sample.iter_slices(1)
+            ]
+        except Exception as error:  # polars raises several error types for bad expressions
+            first = str(error).splitlines()[0]
+            problems.append(
+                Problem(
+                    path,
+                    t.rule_id,
+                    f"{t.field} cannot be computed on the features ({first}); fix the expression",
+                )
+            )
+            continue
+        dtype = together.schema["value"]
+        if t.field == "condition" and dtype != pl.Boolean():
+            problems.append(
+                Problem(
+                    path,
+                    t.rule_id,
+                    f"condition gives {dtype}, not true or false; write a comparison",
+                )
+            )
+        elif t.field == "cap" and not dtype.is_numeric():
+            problems.append(
+                Problem(path, t.rule_id, f"cap gives {dtype}, not an amount; write a number")
+            )
+        elif together.height != sample.height or not together.equals(pl.concat(alone)):
+            problems.append(
+                Problem(
+                    path,
+                    t.rule_id,
+                    f"{t.field} depends on other merchants (an aggregate such as SUM or AVG, "
+                    "or a window); a rule must look at one merchant at a time",
+                )
+            )
+    return problems
+
+
+def _sql_problems(
+    path: str, rule_id: str, field: Literal["condition", "cap"], text: str, tried: list[_Tried]
+) -> list[Problem]:
+    """Problems parsing `text`; when there are none, it joins `tried`, to be run."""
     try:
         expression = pl.sql_expr(text)
     except Exception as error:  # polars raises several error types for bad SQL
@@ -140,6 +228,7 @@ def _sql_problems(path: str, rule_id: str, field: str, text: str) -> list[Proble
                 "docs/features.md",
             )
         ]
+    tried.append(_Tried(rule_id, field, expression))
     return []
 
 
@@ -177,6 +266,7 @@ def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
     problems += found
     rules: list[Rule] = []
     seen: set[str] = set()
+    tried: list[_Tried] = []
     for position, entry in enumerate(entries, start=1):
         rule_id = (
             str(entry.get("id", f"rule #{position}"))
@@ -195,9 +285,9 @@ def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
             problems.append(Problem(str(path), rule.id, "duplicate id; give every rule its own id"))
             continue
         seen.add(rule.id)
-        problems += _sql_problems(str(path), rule.id, "condition", rule.condition)
+        problems += _sql_problems(str(path), rule.id, "condition", rule.condition, tried)
         if rule.cap is not None:
-            problems += _sql_problems(str(path), rule.id, "cap", rule.cap)
+            problems += _sql_problems(str(path), rule.id, "cap", rule.cap, tried)
         if rule.grade is not None and policy is not None:
             grades = [b.grade for b in policy.master_scale]
             if rule.grade not in grades:
@@ -209,6 +299,7 @@ def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
                     )
                 )
         rules.append(rule)
+    problems += _run_problems(str(path), tried)
     if problems or policy is None:
         return problems, None
     digest = hashlib.sha256(

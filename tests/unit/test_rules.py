@@ -76,11 +76,18 @@ def test_v1_conditions_run_on_real_features(training_table: pl.DataFrame) -> Non
         (GOOD_RULE, "[scorecard]\nbase_score = 600\nbase_odds = 30\npoints_to_double_odds = 20\n[[master_scale]]\ngrade = 'A'\npd_max = 0.05\n[[master_scale]]\ngrade = 'B'\npd_max = 0.5\n", "the last master_scale band must have pd_max = 1.0"),
         (GOOD_RULE, "[scorecard]\nbase_score = 600\nbase_odds = 30\npoints_to_double_odds = 20\n[[master_scale]]\ngrade = 'A'\npd_max = 0.05\n[[master_scale]]\ngrade = 'A'\npd_max = 1.0\n", "grades must be distinct"),
         ("something = 1\n" + GOOD_RULE, None, "unknown top-level key(s) something"),
+        (GOOD_RULE.replace("tenure_days < 180", "sales_30d > AVG(sales_30d)"), None, "[KO-TENURE]: condition depends on other merchants"),
+        (GOOD_RULE.replace("tenure_days < 180", "ROW_NUMBER() OVER (ORDER BY sales_30d) = 1"), None, "[KO-TENURE]: condition depends on other merchants"),
+        (GOOD_RULE.replace("tenure_days < 180", "sales_30d * 2"), None, "[KO-TENURE]: condition gives Float64, not true or false"),
+        (GOOD_RULE.replace("tenure_days < 180", "industry_code > 5"), None, "[KO-TENURE]: condition cannot be computed on the features"),
+        (GOOD_RULE.replace('kind = "knockout"', 'kind = "limit_cap"\ncap = "industry_code"'), None, "[KO-TENURE]: cap gives String, not an amount"),
+        (GOOD_RULE.replace('kind = "knockout"', 'kind = "limit_cap"\ncap = "AVG(avg_monthly_sales)"'), None, "[KO-TENURE]: cap depends on other merchants"),
     ],
     ids=[
         "toml", "unknown-feature", "bad-sql", "duplicate-id", "grade-cap-without-grade", "limit-cap-without-cap",
         "grade-not-on-scale", "unknown-kind", "missing-field", "cap-unknown-feature", "bands-out-of-order",
-        "bands-leave-a-gap", "duplicate-grade", "stray-key",
+        "bands-leave-a-gap", "duplicate-grade", "stray-key", "aggregate", "window", "not-boolean",
+        "type-error", "cap-not-a-number", "cap-aggregate",
     ],
 )  # fmt: skip
 def test_broken_rule_sets_are_rejected_with_their_own_message(
