@@ -23,10 +23,10 @@ CONSTRAINTS = ("multiple", "capacity", "industry_max", "programme_max", "rule_ca
 
 
 def apply_limits(frame: pl.LazyFrame | pl.DataFrame, limits: Limits) -> pl.LazyFrame:
-    """Add base_sales, each ceiling, the smallest, limit, binding_constraint, expected_loss and
-    daily_repayment to a frame holding avg_monthly_sales, sales_90d, existing_exposure,
-    industry_max_limit, grade, pd_12m and rule_cap (the smallest limit cap that fired,
-    null when none did)."""
+    """Add base_sales, each ceiling, the smallest, headroom, limit, binding_constraint,
+    expected_loss and daily_repayment to a frame holding avg_monthly_sales, sales_90d,
+    existing_exposure, industry_max_limit, grade, pd_12m and rule_cap (the smallest limit
+    cap that fired, null when none did)."""
     multiples = {g.grade: g.multiple for g in limits.grade}
     holdbacks = {g.grade: g.holdback for g in limits.grade}
     base = pl.min_horizontal(
@@ -56,6 +56,17 @@ def apply_limits(frame: pl.LazyFrame | pl.DataFrame, limits: Limits) -> pl.LazyF
         )
     headroom = (ceiling - pl.col("existing_exposure")).clip(lower_bound=0.0)
     unit = limits.loan_unit
+    # polars divides by a constant through its inverse, which can land a whole number of
+    # units one off (49 x (1/49) < 1): the quotient is corrected by one either way, so the
+    # limit is exactly the largest multiple of the unit within the headroom.
+    units, room = pl.col("__units"), pl.col("headroom")
+    whole_units = (
+        pl.when(units * unit > room)
+        .then(units - 1)
+        .when((units + 1) * unit <= room)
+        .then(units + 1)
+        .otherwise(units)
+    )
     return (
         frame.lazy()
         .with_columns(base.alias("base_sales"))
@@ -65,10 +76,10 @@ def apply_limits(frame: pl.LazyFrame | pl.DataFrame, limits: Limits) -> pl.LazyF
         .with_columns(
             pl.min_horizontal(pl.col(f"ceiling_{name}") for name in CONSTRAINTS).alias("ceiling")
         )
-        .with_columns(
-            ((headroom / unit).floor() * unit).cast(pl.Int64()).alias("limit"),
-            binding.alias("binding_constraint"),
-        )
+        .with_columns(headroom.alias("headroom"), binding.alias("binding_constraint"))
+        .with_columns((room / unit).floor().alias("__units"))
+        .with_columns((whole_units * unit).cast(pl.Int64()).alias("limit"))
+        .drop("__units")
         .with_columns(
             (pl.col("pd_12m") * limits.lgd * pl.col("limit")).round(2).alias("expected_loss"),
             (pl.col("limit") * (1 + limits.fee) / limits.term_days)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any
 
 import polars as pl
@@ -79,3 +81,34 @@ def test_a_worse_grade_never_gets_a_higher_limit(row: dict[str, Any]) -> None:
 def test_worse_grades_never_get_higher_multiples() -> None:
     multiples = [g.multiple for g in LIMITS.grade]
     assert multiples == sorted(multiples, reverse=True)
+
+
+@given(
+    # 49, 98, 103, 499 and 501 are units whose inverse rounds so that k x unit x (1/unit)
+    # falls just below k for many k; 500 and 1,000 are the usual ones
+    unit=st.one_of(st.sampled_from([49, 98, 103, 499, 500, 501, 1000]), st.integers(1, 10_000)),
+    units=st.integers(0, 400),
+    off=st.sampled_from([0.0, 1e-9, -1e-9, 0.5, -0.5]),
+)
+def test_the_limit_is_the_largest_whole_number_of_units_within_the_headroom(
+    unit: int, units: int, off: float
+) -> None:
+    # polars divides by the unit through its inverse (49 x (1/49) < 1): exact multiples
+    # of the unit, and headroom just below one, must still come out exactly.
+    headroom = max(units * unit + off, 0.0)
+    limits = LIMITS.model_copy(
+        update={"loan_unit": unit, "min_loan": unit, "max_loan": unit * 1_000_000}
+    )
+    frame = pl.DataFrame(
+        {
+            "avg_monthly_sales": [1e12, 1e12],
+            "sales_90d": [1e12, 1e12],
+            "existing_exposure": [0.0, 0.0],
+            "industry_max_limit": [1e12, 1e12],
+            "grade": [GRADES[0], GRADES[0]],
+            "pd_12m": [0.01, 0.01],
+            "rule_cap": [headroom, 7.0 * unit],  # a second merchant: divided as in a batch
+        }
+    )
+    decided = apply_limits(frame, limits).collect(engine="in-memory")  # as `decide` runs it
+    assert decided["limit"][0] == unit * math.floor(Fraction(headroom) / unit)
