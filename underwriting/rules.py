@@ -157,7 +157,7 @@ class _Tried:
     """A parsed condition or cap of a rule, to run on the sample merchants."""
 
     rule_id: str
-    field: Literal["condition", "cap"]
+    field: str  # "condition" or "cap"
     expression: pl.Expr
 
 
@@ -209,27 +209,22 @@ def _run_problems(path: str, tried: list[_Tried]) -> list[Problem]:
     return problems
 
 
-def _sql_problems(
-    path: str, rule_id: str, field: Literal["condition", "cap"], text: str, tried: list[_Tried]
-) -> list[Problem]:
-    """Problems parsing `text`; when there are none, it joins `tried`, to be run."""
+def _parsed(path: str, rule_id: str, field: str, text: str) -> pl.Expr | Problem:
+    """`text` compiled, or the problem: SQL that does not parse, or unknown features."""
     try:
         expression = pl.sql_expr(text)
     except Exception as error:  # polars raises several error types for bad SQL
         first = str(error).splitlines()[0]
-        return [Problem(path, rule_id, f"{field} is not valid SQL ({first}); fix the expression")]
+        return Problem(path, rule_id, f"{field} is not valid SQL ({first}); fix the expression")
     unknown = sorted(set(expression.meta.root_names()) - set(FEATURES_BY_NAME))
     if unknown:
-        return [
-            Problem(
-                path,
-                rule_id,
-                f"{field} uses unknown feature(s) {', '.join(unknown)}; use names from "
-                "docs/features.md",
-            )
-        ]
-    tried.append(_Tried(rule_id, field, expression))
-    return []
+        return Problem(
+            path,
+            rule_id,
+            f"{field} uses unknown feature(s) {', '.join(unknown)}; use names from "
+            "docs/features.md",
+        )
+    return expression
 
 
 def _read_rules(path: Path) -> tuple[list[dict[str, Any]], list[Problem]]:
@@ -285,9 +280,14 @@ def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
             problems.append(Problem(str(path), rule.id, "duplicate id; give every rule its own id"))
             continue
         seen.add(rule.id)
-        problems += _sql_problems(str(path), rule.id, "condition", rule.condition, tried)
-        if rule.cap is not None:
-            problems += _sql_problems(str(path), rule.id, "cap", rule.cap, tried)
+        for field, text in (("condition", rule.condition), ("cap", rule.cap)):
+            if text is None:
+                continue
+            parsed = _parsed(str(path), rule.id, field, text)
+            if isinstance(parsed, Problem):
+                problems.append(parsed)
+            else:
+                tried.append(_Tried(rule.id, field, parsed))
         if rule.grade is not None and policy is not None:
             grades = [b.grade for b in policy.master_scale]
             if rule.grade not in grades:
