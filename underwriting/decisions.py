@@ -26,6 +26,7 @@ import polars as pl
 from underwriting.contract import CASHFLOW, MERCHANTS, TRAFFIC
 from underwriting.errors import InputError, PolicyError
 from underwriting.features import build_features
+from underwriting.frames import plain_columns
 from underwriting.limits import apply_limits
 from underwriting.lists import first_present, token_lists
 from underwriting.loader import ValidatedTable, validate
@@ -265,24 +266,8 @@ def decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataF
     `in_words` turns them into sentences. The work is columnar: rules are evaluated in one
     polars pass, the outcome and lists are assembled from arrays.
     """
-    return _decide(model, rules, _plain_columns(features)).head(features.height)
-
-
-def _plain_columns(features: pl.DataFrame) -> pl.DataFrame:
-    """`features` as plain columns, each in one chunk of at least two rows (one row is
-    doubled).
-
-    polars divides a column by a constant through the constant's inverse, except where it
-    holds one value: a one-row chunk (a one-row frame, a frame concatenated from one-row
-    frames or read from a one-row row group) or a literal, which it divides exactly. The
-    two can differ in the last bit (a rule's `x / 11`, the limit's `/ 90`), so a merchant
-    decided alone, in a batch or among requests decided together could get different
-    decisions. In one chunk of two or more rows, every row gets the same arithmetic.
-    """
-    columns = list(features.iter_columns())
-    if features.height == 1:
-        columns = [pl.concat([column, column]) for column in columns]
-    return pl.DataFrame(columns).rechunk()
+    # on plain columns in one chunk, every row gets the same arithmetic (see `frames`)
+    return _decide(model, rules, plain_columns(features)).head(features.height)
 
 
 def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataFrame:

@@ -8,10 +8,11 @@ expression `cap`). A condition that is null for a merchant (missing data) does n
 write `x IS NULL OR ...` to fire on missing data.
 
 `check_rule_set` reports every problem with its file, rule id and fix; `load_rule_set`
-refuses a rule set with any problem. Besides parsing them, it runs every condition and cap
-on a few made-up merchants: each must compute on the features' types, give the right
-type, and look at one merchant at a time (no aggregate or window over the frame), so a
-merchant decided alone gets what it gets in a batch.
+refuses a rule set with any problem. Beyond parsing, a condition or cap must look at one
+merchant at a time (no aggregate such as SUM or AVG, no COUNT(*), no window with OVER),
+and it is run on a few made-up merchants: it must compute on the features' types, give
+true/false (a condition) or an amount (a cap), and give each merchant what it gives it
+alone.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from underwriting.errors import PolicyError
+from underwriting.frames import plain_columns
 from underwriting.policy import Policy, load_policy
 from underwriting.registry import FEATURES_BY_NAME, feature_schema
 
@@ -152,26 +154,57 @@ def _sample_merchants() -> pl.DataFrame:
     return pl.DataFrame(columns, schema=feature_schema())
 
 
+_Part = Literal["condition", "cap"]
+
+# Expression nodes that read other rows than the merchant's own: aggregates (SUM, AVG,
+# MIN, FIRST...), COUNT(*) and windows (... OVER, LAG).
+_ACROSS_ROWS = frozenset({"Agg", "Len", "Over", "Window", "Shift"})
+
+
+def _nodes(tree: object) -> set[str]:
+    """Every node name in an expression's JSON tree: keys, and bare names such as "Len";
+    not the text of literals (a region called 'Over' is no window)."""
+    if isinstance(tree, dict):
+        inner = (_nodes(v) for k, v in tree.items() if k not in {"Literal", "Column"})
+        return set(tree).union(*inner)
+    if isinstance(tree, list):
+        return set().union(*(_nodes(v) for v in tree))
+    return {tree} if isinstance(tree, str) else set()
+
+
 @dataclass(frozen=True)
 class _Tried:
     """A parsed condition or cap of a rule, to run on the sample merchants."""
 
     rule_id: str
-    field: str  # "condition" or "cap"
+    field: _Part
     expression: pl.Expr
 
 
 def _run_problems(path: str, tried: list[_Tried]) -> list[Problem]:
-    """Problems of conditions and caps when run: an error, the wrong type, or a result
-    for a merchant that depends on the other merchants in the frame."""
+    """Problems of conditions and caps beyond parsing: reading other merchants, an error
+    when run on the features' types, the wrong type, or a result for a merchant that is
+    not what it gets alone."""
     sample = _sample_merchants()
     problems = []
     for t in tried:
+        nodes = _nodes(json.loads(t.expression.meta.serialize(format="json")))
+        if nodes & _ACROSS_ROWS:
+            problems.append(
+                Problem(
+                    path,
+                    t.rule_id,
+                    f"{t.field} reads other merchants (an aggregate such as SUM or AVG, "
+                    "COUNT(*) or a window with OVER); a rule must look at one merchant at "
+                    "a time",
+                )
+            )
+            continue
         value = t.expression.alias("value")
         try:
-            together = sample.select(value)
+            together = sample.with_columns(value).get_column("value")  # constants repeat
             alone = [
-                pl.concat([row, row], rechunk=True).select(value).head(1)  # as `decide` does
+                plain_columns(row).with_columns(value).get_column("value").head(1)
                 for row in sample.iter_slices(1)
             ]
         except Exception as error:  # polars raises several error types for bad expressions
@@ -184,26 +217,27 @@ def _run_problems(path: str, tried: list[_Tried]) -> list[Problem]:
                 )
             )
             continue
-        dtype = together.schema["value"]
-        if t.field == "condition" and dtype != pl.Boolean():
+        if t.field == "condition" and together.dtype != pl.Boolean():
             problems.append(
                 Problem(
                     path,
                     t.rule_id,
-                    f"condition gives {dtype}, not true or false; write a comparison",
+                    f"condition gives {together.dtype}, not true or false; write a comparison",
                 )
             )
-        elif t.field == "cap" and not dtype.is_numeric():
+        elif t.field == "cap" and not together.dtype.is_numeric():
             problems.append(
-                Problem(path, t.rule_id, f"cap gives {dtype}, not an amount; write a number")
+                Problem(
+                    path, t.rule_id, f"cap gives {together.dtype}, not an amount; write a number"
+                )
             )
-        elif together.height != sample.height or not together.equals(pl.concat(alone)):
+        elif not together.equals(pl.concat(alone)):
             problems.append(
                 Problem(
                     path,
                     t.rule_id,
-                    f"{t.field} depends on other merchants (an aggregate such as SUM or AVG, "
-                    "or a window); a rule must look at one merchant at a time",
+                    f"{t.field} gives a merchant another result among others than alone; a "
+                    "rule must look at one merchant at a time",
                 )
             )
     return problems
@@ -280,7 +314,11 @@ def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
             problems.append(Problem(str(path), rule.id, "duplicate id; give every rule its own id"))
             continue
         seen.add(rule.id)
-        for field, text in (("condition", rule.condition), ("cap", rule.cap)):
+        fields: tuple[tuple[_Part, str | None], ...] = (
+            ("condition", rule.condition),
+            ("cap", rule.cap),
+        )
+        for field, text in fields:
             if text is None:
                 continue
             parsed = _parsed(str(path), rule.id, field, text)

@@ -76,17 +76,19 @@ def test_v1_conditions_run_on_real_features(training_table: pl.DataFrame) -> Non
         (GOOD_RULE, "[scorecard]\nbase_score = 600\nbase_odds = 30\npoints_to_double_odds = 20\n[[master_scale]]\ngrade = 'A'\npd_max = 0.05\n[[master_scale]]\ngrade = 'B'\npd_max = 0.5\n", "the last master_scale band must have pd_max = 1.0"),
         (GOOD_RULE, "[scorecard]\nbase_score = 600\nbase_odds = 30\npoints_to_double_odds = 20\n[[master_scale]]\ngrade = 'A'\npd_max = 0.05\n[[master_scale]]\ngrade = 'A'\npd_max = 1.0\n", "grades must be distinct"),
         ("something = 1\n" + GOOD_RULE, None, "unknown top-level key(s) something"),
-        (GOOD_RULE.replace("tenure_days < 180", "sales_30d > AVG(sales_30d)"), None, "[KO-TENURE]: condition depends on other merchants"),
-        (GOOD_RULE.replace("tenure_days < 180", "ROW_NUMBER() OVER (ORDER BY sales_30d) = 1"), None, "[KO-TENURE]: condition depends on other merchants"),
+        (GOOD_RULE.replace("tenure_days < 180", "sales_30d > AVG(sales_30d)"), None, "[KO-TENURE]: condition reads other merchants"),
+        (GOOD_RULE.replace("tenure_days < 180", "ROW_NUMBER() OVER (ORDER BY sales_30d) = 1"), None, "[KO-TENURE]: condition reads other merchants"),
+        (GOOD_RULE.replace("tenure_days < 180", "AVG(sales_30d) OVER (PARTITION BY industry_code) < 2000"), None, "[KO-TENURE]: condition reads other merchants"),
+        (GOOD_RULE.replace("tenure_days < 180", "COUNT(*) > 1"), None, "[KO-TENURE]: condition reads other merchants"),
         (GOOD_RULE.replace("tenure_days < 180", "sales_30d * 2"), None, "[KO-TENURE]: condition gives Float64, not true or false"),
         (GOOD_RULE.replace("tenure_days < 180", "industry_code > 5"), None, "[KO-TENURE]: condition cannot be computed on the features"),
         (GOOD_RULE.replace('kind = "knockout"', 'kind = "limit_cap"\ncap = "industry_code"'), None, "[KO-TENURE]: cap gives String, not an amount"),
-        (GOOD_RULE.replace('kind = "knockout"', 'kind = "limit_cap"\ncap = "AVG(avg_monthly_sales)"'), None, "[KO-TENURE]: cap depends on other merchants"),
+        (GOOD_RULE.replace('kind = "knockout"', 'kind = "limit_cap"\ncap = "AVG(avg_monthly_sales)"'), None, "[KO-TENURE]: cap reads other merchants"),
     ],
     ids=[
         "toml", "unknown-feature", "bad-sql", "duplicate-id", "grade-cap-without-grade", "limit-cap-without-cap",
         "grade-not-on-scale", "unknown-kind", "missing-field", "cap-unknown-feature", "bands-out-of-order",
-        "bands-leave-a-gap", "duplicate-grade", "stray-key", "aggregate", "window", "not-boolean",
+        "bands-leave-a-gap", "duplicate-grade", "stray-key", "aggregate", "window", "window-by-industry", "count-rows", "not-boolean",
         "type-error", "cap-not-a-number", "cap-aggregate",
     ],
 )  # fmt: skip
@@ -111,3 +113,23 @@ def test_broken_rule_sets_are_rejected_with_their_own_message(
 def test_rules_check_passes_v1(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "check", str(RULES_V1)]) == 0
     assert "is valid (15 rules" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("condition", "cap"),
+    [
+        ("tenure_days < 180", "10000"),
+        ("TRUE", "avg_monthly_sales / 49"),
+        ("sales_30d / zero_sales_share > 3", "LEAST(0.5 * avg_monthly_sales, 20000)"),
+        ("CASE WHEN has_traffic THEN visits_30d < 10 ELSE FALSE END", "tenure_days / 7"),
+        ("UPPER(region) LIKE 'N%' OR region = 'Over'", "ROUND(sales_90d / 3, 2)"),
+    ],
+)
+def test_rules_that_look_at_one_merchant_pass_the_check(
+    tmp_path: Path, condition: str, cap: str
+) -> None:
+    rule = GOOD_RULE.replace("tenure_days < 180", condition).replace(
+        'kind = "knockout"', f'kind = "limit_cap"\ncap = "{cap}"'
+    )
+    problems, rule_set = check_rule_set(broken(tmp_path, rule))
+    assert problems == [] and rule_set is not None
