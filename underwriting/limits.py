@@ -56,17 +56,10 @@ def apply_limits(frame: pl.LazyFrame | pl.DataFrame, limits: Limits) -> pl.LazyF
         )
     headroom = (ceiling - pl.col("existing_exposure")).clip(lower_bound=0.0)
     unit = limits.loan_unit
-    # polars divides by a constant through its inverse, which can land a whole number of
-    # units one off (49 x (1/49) < 1): the quotient is corrected by one either way, so the
-    # limit is exactly the largest multiple of the unit within the headroom.
-    units, room = pl.col("__units"), pl.col("headroom")
-    whole_units = (
-        pl.when(units * unit > room)
-        .then(units - 1)
-        .when((units + 1) * unit <= room)
-        .then(units + 1)
-        .otherwise(units)
-    )
+    # In whole currency units and integer division: polars divides a float by a constant
+    # through its inverse, which can land a whole number of loan units one short
+    # (49 x (1/49) < 1); this is exactly the largest multiple of the unit within the headroom.
+    whole = pl.col("headroom").floor().cast(pl.Int64())
     return (
         frame.lazy()
         .with_columns(base.alias("base_sales"))
@@ -77,9 +70,7 @@ def apply_limits(frame: pl.LazyFrame | pl.DataFrame, limits: Limits) -> pl.LazyF
             pl.min_horizontal(pl.col(f"ceiling_{name}") for name in CONSTRAINTS).alias("ceiling")
         )
         .with_columns(headroom.alias("headroom"), binding.alias("binding_constraint"))
-        .with_columns((room / unit).floor().alias("__units"))
-        .with_columns((whole_units * unit).cast(pl.Int64()).alias("limit"))
-        .drop("__units")
+        .with_columns((whole // unit * unit).alias("limit"))
         .with_columns(
             (pl.col("pd_12m") * limits.lgd * pl.col("limit")).round(2).alias("expected_loss"),
             (pl.col("limit") * (1 + limits.fee) / limits.term_days)

@@ -7,7 +7,7 @@ import io
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.conftest import RULES_V1
@@ -144,6 +144,7 @@ def test_a_feature_table_without_the_limit_inputs_is_refused(
 
 
 @given(sales_365d=st.floats(min_value=1_000.0, max_value=10_000_000.0))
+@example(sales_365d=936072.4237877682)  # x / 11 < x * (1 / 11)
 def test_a_single_decision_equals_the_batch_decision_at_a_rule_boundary(
     sales_365d: float, trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
 ) -> None:

@@ -7,7 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 import polars as pl
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.conftest import RULES_V1
@@ -90,6 +90,9 @@ def test_worse_grades_never_get_higher_multiples() -> None:
     units=st.integers(0, 400),
     off=st.sampled_from([0.0, 1e-9, -1e-9, 0.5, -0.5]),
 )
+@example(unit=49, units=1, off=0.0)  # 49 x (1/49) < 1
+@example(unit=98, units=3, off=0.0)
+@example(unit=499, units=5, off=0.0)
 def test_the_limit_is_the_largest_whole_number_of_units_within_the_headroom(
     unit: int, units: int, off: float
 ) -> None:
