@@ -161,6 +161,11 @@ _Part = Literal["condition", "cap"]
 _ACROSS_ROWS = frozenset({"Agg", "Len", "Over", "Window", "Shift"})
 
 
+def _reads_other_merchants(expression: pl.Expr) -> bool:
+    """Whether the expression holds an aggregate, COUNT(*) or a window."""
+    return bool(_nodes(json.loads(expression.meta.serialize(format="json"))) & _ACROSS_ROWS)
+
+
 def _nodes(tree: object) -> set[str]:
     """Every node name in an expression's JSON tree: keys, and bare names such as "Len";
     not the text of literals (a region called 'Over' is no window)."""
@@ -188,8 +193,7 @@ def _run_problems(path: str, tried: list[_Tried]) -> list[Problem]:
     sample = _sample_merchants()
     problems = []
     for t in tried:
-        nodes = _nodes(json.loads(t.expression.meta.serialize(format="json")))
-        if nodes & _ACROSS_ROWS:
+        if _reads_other_merchants(t.expression):
             problems.append(
                 Problem(
                     path,
