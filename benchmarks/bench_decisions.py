@@ -105,6 +105,9 @@ def main() -> int:
                 pl.concat([p.features for p in prepared if isinstance(p, Prepared)])
             )
             per_decision.append((time.perf_counter() - started) * 1000 / size)
+        if not per_decision:
+            print(f"  {size} applications together: skipped, --singles is below {size}")
+            continue
         print(
             f"  {size} applications together (prepare_many + decide_frame): "
             f"median {statistics.median(per_decision):.2f} ms per decision "
@@ -127,13 +130,18 @@ def main() -> int:
             )
             for a in applications
         ]
-        latencies = []
-        for application in shorter:
-            started = time.perf_counter()
-            engine.decide(application)
-            latencies.append((time.perf_counter() - started) * 1000)
-        _print_latency(f"Engine.decide, last {history} days", latencies)
+        _print_latency(f"Engine.decide, last {history} days", _decide_ms(engine, shorter))
     return 0
+
+
+def _decide_ms(engine: Engine, applications: list[Application]) -> list[float]:
+    """The milliseconds `Engine.decide` takes for each application."""
+    latencies = []
+    for application in applications:
+        started = time.perf_counter()
+        engine.decide(application)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
 
 
 def _print_latency(what: str, latencies: list[float]) -> None:
