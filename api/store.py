@@ -8,13 +8,16 @@ A decision row is written once and never updated; a review sits beside it.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import secrets
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -95,6 +98,26 @@ def connect(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+@contextmanager
+def writing(engine: Engine) -> Iterator[sa.Connection]:
+    """A write transaction, committed on leaving (rolled back on an error).
+
+    Writers to one SQLite file (the API's workers, the CLI) take turns through a lock
+    file beside it, and a waiting writer wakes as soon as the lock is free. Left to
+    SQLite, a writer that finds the file locked polls with sleeps of up to 100 ms: with
+    two workers under load that cost a sixth of the throughput and put p99 above 1 s.
+    """
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:":
+        with engine.begin() as connection:
+            yield connection
+        return
+    with Path(f"{database}.write-lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        with engine.begin() as connection:
+            yield connection
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -140,7 +163,7 @@ def create_key(engine: Engine, role: str, label: str) -> tuple[ApiKey, str]:
     key_id = f"key_{secrets.token_hex(6)}"
     secret = f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
     created = now()
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(
             api_keys.insert().values(
                 id=key_id,
@@ -155,7 +178,7 @@ def create_key(engine: Engine, role: str, label: str) -> tuple[ApiKey, str]:
 
 def revoke_key(engine: Engine, key_id: str) -> bool:
     """Revoke a key; False when no active key has that id."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         result = connection.execute(
             api_keys.update()
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
@@ -271,7 +294,7 @@ class DecisionWriter:
 
     def _insert_all(self, rows: Sequence[dict[str, Any]]) -> list[int | BaseException]:
         try:
-            with self.engine.begin() as connection:
+            with writing(self.engine) as connection:
                 return [_insert(connection, values) for values in rows]
         except sa.exc.IntegrityError as error:
             if len(rows) == 1:
@@ -279,7 +302,7 @@ class DecisionWriter:
         alone: list[int | BaseException] = []
         for values in rows:
             try:
-                with self.engine.begin() as connection:
+                with writing(self.engine) as connection:
                     alone.append(_insert(connection, values))
             except sa.exc.IntegrityError as error:
                 alone.append(error)
@@ -328,7 +351,7 @@ def save_decision(
         if writer is not None:
             seq = writer.insert(values)
         else:
-            with engine.begin() as connection:
+            with writing(engine) as connection:
                 seq = _insert(connection, values)
     except sa.exc.IntegrityError:
         if idempotency_key is None:
@@ -434,7 +457,7 @@ def save_review(
         "created_at": now(),
     }
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             connection.execute(reviews.insert().values(**values))
     except sa.exc.IntegrityError:
         raise AlreadyReviewed(decision_id) from None
