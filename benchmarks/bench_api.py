@@ -1,7 +1,9 @@
 """Load benchmark of the scoring API: wrk from a second process on 127.0.0.1, 32
 connections for 30 s, against `POST /v1/decisions` with inline data (90 days) and by
 merchant id, and against a bare FastAPI endpoint that only validates the same body, all
-with 2 uvicorn workers, in one run.
+with 2 uvicorn workers, in one run. Two diagnostic runs follow: the same requests against
+the real app with each decision computed once and then repeated (engine_free_app.py), the
+most the API could serve with an engine that cost nothing.
 
     python benchmarks/bench_api.py --data data/sample --model models/scorecard.json
 
@@ -159,11 +161,17 @@ def main() -> int:
         ("bare endpoint, validates the inline body", "bare_app:create_app", LUA_FIXED.format(secret=secret, body=inline)),
         ("POST /v1/decisions, inline data (90 days)", "api.app:create_app", LUA_FIXED.format(secret=secret, body=inline)),
         ("POST /v1/decisions, by merchant id", "api.app:create_app", by_id),
+        ("diagnostic: inline, the decision made free", "engine_free_app:create_app", LUA_FIXED.format(secret=secret, body=inline)),
+        ("diagnostic: by id, the decision made free", "engine_free_app:create_app", by_id),
     ]  # fmt: skip
     results = {}
     for name, app, script in runs:
         port = _free_port()
-        extra = {"PYTHONPATH": str(ROOT / "benchmarks")} if app.startswith("bare") else {}
+        extra = (
+            {}
+            if app.startswith("api.")
+            else {"PYTHONPATH": str(ROOT / "benchmarks"), "UW_BENCH_AS_OF": args.as_of.isoformat()}
+        )
         server = _start(app, port, {**env, **extra})
         try:
             results[name] = _wrk(port, script, args.seconds, args.connections)
