@@ -232,7 +232,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 f"{held.height} row(s) of the data failed validation; fix them and send again",
                 errors=_quarantine_errors(held),
             )
-        decision["input_problems"] = held.select("table", "key", "field", "reason").to_dicts()
+        decision["input_problems"] = (
+            held.select("table", "key", "field", "reason").to_dicts() if held.height else []
+        )
         try:
             stored, new = store.save_decision(
                 database,

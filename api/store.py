@@ -80,11 +80,20 @@ ROLES = ("officer", "auditor", "admin")
 KEY_PREFIX = "uwk_"
 
 
+# Connections kept open per process: as many as the threads that serve requests at once
+# (anyio's default limit is 40), so a busy worker reuses connections instead of opening
+# and closing one per request (SQLAlchemy's default keeps 5, so a worker serving 16
+# requests at once opened a new SQLite connection, and ran its pragmas, for most of them).
+POOL_SIZE = 40
+
+
 def connect(url: str) -> Engine:
     """An engine for `url`; SQLite files get WAL and full sync so an answered decision
     survives a killed server, and wait for each other's writes instead of failing."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(
+            url, connect_args={"timeout": 30}, pool_size=POOL_SIZE, max_overflow=POOL_SIZE
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(connection: Any, _record: Any) -> None:
@@ -95,7 +104,9 @@ def connect(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=POOL_SIZE // 2, max_overflow=POOL_SIZE
+    )
 
 
 @contextmanager
