@@ -104,9 +104,9 @@ def connect(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(
-        url, pool_pre_ping=True, pool_size=POOL_SIZE // 2, max_overflow=POOL_SIZE
-    )
+    # PostgreSQL: 30 connections at most per process, so two workers stay well inside the
+    # server's default limit of 100; a request beyond them waits for one to free up.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE // 2, max_overflow=10)
 
 
 @contextmanager
