@@ -47,11 +47,16 @@ _LIMIT_INPUTS = (
     "industry_max_limit",
 )
 _KIND_ORDER = {"knockout": 0, "refer": 1, "grade_cap": 2, "limit_cap": 3}
-# Applications' queries run on a few thousand rows, where optimizing the plan costs more
-# than it saves (about 3 ms of a decision's 26). The plan means the same either way: the
-# optimizer rewrites how, not what (single = batch from raw data is pinned by
-# tests/end_to_end/test_cli.py; all 2,000 sample merchants matched bit for bit).
 _UNOPTIMIZED = pl.QueryOptFlags.none()
+
+
+def _collect_small(query: pl.LazyFrame) -> pl.DataFrame:
+    """An application's query (a few thousand rows), run without the optimizer: on so few
+    rows its passes cost more than they save (about 3 ms of a decision's 26). The plan
+    means the same either way: the optimizer rewrites how, not what (single = batch from
+    raw data is pinned by tests/end_to_end/test_cli.py; all 2,000 sample merchants
+    matched bit for bit)."""
+    return query.collect(engine="in-memory", optimizations=_UNOPTIMIZED)
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ class Engine:
             )
         ids = application.merchant.get_column("merchant_id").cast(pl.String(), strict=False)
         profile, daily, query = self._features_query([application], application.as_of, ids)
-        features = query.collect(engine="in-memory", optimizations=_UNOPTIMIZED)
+        features = _collect_small(query)
         # Every kept daily row is counted by the features; only when some are missing is
         # the (costlier) quarantine query run to say which rows and why.
         complete = features.height == 1 and (
@@ -115,7 +120,7 @@ class Engine:
         held = (
             pl.DataFrame(schema=profile.quarantine.collect_schema())
             if complete
-            else pl.concat(quarantines).collect(engine="in-memory", optimizations=_UNOPTIMIZED)
+            else _collect_small(pl.concat(quarantines))
         )
         if features.height != 1:
             reasons = held.filter(pl.col("table") == MERCHANTS.name)["reason"].to_list()
@@ -177,7 +182,7 @@ class Engine:
         ids = [_merchant_id(a) for a in applications]
         known = pl.Series("merchant_id", ids, dtype=pl.String())
         profile, daily, query = self._features_query(applications, as_of, known)
-        features = query.collect(engine="in-memory", optimizations=_UNOPTIMIZED)
+        features = _collect_small(query)
         rows = {str(k[0]): f for k, f in features.partition_by("merchant_id", as_dict=True).items()}
         complete = all(
             merchant in rows
@@ -187,11 +192,7 @@ class Engine:
         )
         quarantines = [profile.quarantine, *(d.quarantine for d in daily)]
         empty = pl.DataFrame(schema=profile.quarantine.collect_schema())
-        held = (
-            empty
-            if complete
-            else pl.concat(quarantines).collect(engine="in-memory", optimizations=_UNOPTIMIZED)
-        )
+        held = empty if complete else _collect_small(pl.concat(quarantines))
         results: list[Prepared | InputError] = []
         for merchant, application in zip(ids, applications, strict=True):
             mine = held.filter(pl.col("merchant_id") == merchant) if held.height else empty
