@@ -17,7 +17,10 @@ import annotated_types
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-NonNegativeMoney = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# The largest amount of one record, currency: far above any merchant's day, and low
+# enough that two years of daily amounts sum exactly in whole cents (an Int64).
+MAX_MONEY = 1e12
+NonNegativeMoney = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
 NonNegativeCount = Annotated[int, Field(ge=0)]
 Ratio = Annotated[float, Field(allow_inf_nan=False)]
 SeasonalIndex = Annotated[

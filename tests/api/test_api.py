@@ -126,6 +126,19 @@ def test_a_bad_row_is_a_422_naming_the_row_the_field_and_the_problem(
     assert "unknown industry code 0000" in answer.json()["detail"]
 
 
+def test_an_amount_too_large_to_sum_exactly_is_a_422_not_a_500(
+    api: Api, book_tables: dict[str, pl.DataFrame]
+) -> None:
+    """Found by the fuzz test: refunds of 9.2e16 overflowed the sum in whole cents."""
+    data = _inline(book_tables, "M00000007")
+    data["cashflow"][2]["refunds"] = 9.223372036854776e16
+    answer = _decide(api, {"data": data, "as_of": AS_OF})
+    assert answer.status_code == 422, answer.text
+    errors = answer.json()["errors"]
+    assert errors[0]["pointer"] == "#/data/cashflow/2/refunds"
+    assert "less than or equal to 1000000000000" in errors[0]["detail"]
+
+
 def test_a_request_must_say_which_merchant(api: Api) -> None:
     answer = _decide(api, {"as_of": AS_OF})
     assert answer.status_code == 422

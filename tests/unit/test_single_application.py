@@ -88,6 +88,22 @@ def test_duplicated_days_in_an_application_are_held_back_as_in_a_batch(
     assert prepared.features.equals(expected.features)
 
 
+def test_an_amount_too_large_to_sum_in_cents_is_held_back_not_a_crash(
+    engine_with_benchmarks: Engine, book_tables: dict[str, pl.DataFrame]
+) -> None:
+    clean = _application(book_tables, "M00000003")
+    huge = clean.cashflow.with_columns(
+        pl.when(pl.int_range(pl.len()) == 1)
+        .then(9.223372036854776e16)
+        .otherwise(pl.col("refunds"))
+        .alias("refunds")
+    )
+    prepared = engine_with_benchmarks.prepare(dataclasses.replace(clean, cashflow=huge))
+    assert prepared.quarantine["field"].to_list() == ["refunds"]
+    assert "must be at most 1e+12" in prepared.quarantine["reason"][0]
+    assert prepared.features["cashflow_days"][0] == clean.cashflow.height - 1
+
+
 def test_a_bad_profile_is_an_input_error_that_says_why(
     book_tables: dict[str, pl.DataFrame], trained: tuple[Scorecard, Policy]
 ) -> None:
