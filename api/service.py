@@ -66,11 +66,20 @@ class VersionUnavailable(LookupError):
 def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """A frame's rows as JSON-ready dicts: dates as ISO text, formatted by polars (the
     by-id hot path turns 1,460 daily rows per request into dicts)."""
-    dates = [name for name, dtype in frame.schema.items() if dtype == pl.Date()]
-    rows = frame.with_columns(pl.col(dates).dt.to_string("%Y-%m-%d")).to_dicts()
+    rows = _dates_as_text(frame).to_dicts()
     if any(isinstance(dtype, pl.Datetime) for dtype in frame.dtypes):
         rows = [_plain(row) for row in rows]  # datetimes: ISO text as Python writes it
     return rows
+
+
+def _dates_as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    dates = [name for name, dtype in frame.schema.items() if dtype == pl.Date()]
+    return frame.with_columns(pl.col(dates).dt.to_string("%Y-%m-%d")) if dates else frame
+
+
+def _by_merchant(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """A frame's rows split by merchant_id, in their order."""
+    return {str(k[0]): part for k, part in frame.partition_by("merchant_id", as_dict=True).items()}
 
 
 def _frame(table: Table, rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -80,6 +89,24 @@ def _frame(table: Table, rows: list[dict[str, Any]]) -> pl.DataFrame:
     as_text = {name: (pl.String() if name in dates else dtype) for name, dtype in schema.items()}
     frame = pl.DataFrame(rows, schema=as_text, strict=False)
     return frame.with_columns(pl.col(dates).str.to_date("%Y-%m-%d"))
+
+
+def _round_trips(table: Table, frame: pl.DataFrame) -> bool:
+    """Whether `_frame(table, _rows(frame))`, and so a replay of the stored input, gives
+    back `frame`'s contract columns exactly: when each is there with the contract's type.
+    Floats (NaN and infinities too), integers and text are JSON values as they are, and
+    polars writes and reads back every date (tests/api/test_service.py holds it)."""
+    return all(frame.schema.get(name) == dtype for name, dtype in table.schema.items())
+
+
+@dataclass(frozen=True)
+class Found:
+    """A merchant looked up in the data source: its decision input as stored (JSON values)
+    and, when they survive the JSON round trip unchanged (`_round_trips`), its rows in the
+    contract's types, which spare the decision that trip."""
+
+    input: dict[str, Any]
+    frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None
 
 
 def application_from_input(stored: dict[str, Any]) -> tuple[Application, pl.DataFrame]:
@@ -153,7 +180,7 @@ class Service:
             "data_fingerprint": self.data_fingerprint,
         }
 
-    def lookup_many(self, merchant_ids: Sequence[str]) -> dict[str, dict[str, Any] | InputError]:
+    def lookup_many(self, merchant_ids: Sequence[str]) -> dict[str, Found | InputError]:
         """The input rows of each merchant found in the data source (profile, cash flow,
         traffic, benchmark), read in one scan; unknown merchants are left out, and one
         whose industry has no benchmark row gets that InputError."""
@@ -161,24 +188,36 @@ class Service:
         found = profiles.unique("merchant_id", keep="first", maintain_order=True)
         wanted = pl.col("merchant_id").is_in(found.get_column("merchant_id").implode())
         cashflow, traffic = pl.collect_all([scan.filter(wanted) for scan in self.daily])
-        daily = [
-            {str(k[0]): rows for k, rows in frame.partition_by("merchant_id", as_dict=True).items()}
-            for frame in (cashflow, traffic)
-        ]
-        inputs: dict[str, dict[str, Any] | InputError] = {}
-        for merchant in _rows(found):
-            merchant_id = str(merchant["merchant_id"])
+        tables = ((MERCHANTS, found), (CASHFLOW, cashflow), (TRAFFIC, traffic))
+        # Each table is turned into JSON values once and split by merchant after: polars
+        # costs about as much per call on one merchant's rows as on a batch's.
+        rows = [_by_merchant(_dates_as_text(frame)) for _, frame in tables]
+        frames = None
+        if all(_round_trips(table, frame) for table, frame in tables):
+            frames = [_by_merchant(frame.select(table.schema.keys())) for table, frame in tables]
+        inputs: dict[str, Found | InputError] = {}
+        for merchant_id, profile in rows[0].items():
+            (merchant,) = _rows(profile)
             try:
                 benchmark = self.benchmark_row(str(merchant["industry_code"]))
             except InputError as error:
                 inputs[merchant_id] = error
                 continue
-            inputs[merchant_id] = {
+            stored = {
                 "merchant": merchant,
-                "cashflow": _rows(daily[0].get(merchant_id, cashflow.clear())),
-                "traffic": _rows(daily[1].get(merchant_id, traffic.clear())),
+                "cashflow": _rows(rows[1][merchant_id]) if merchant_id in rows[1] else [],
+                "traffic": _rows(rows[2][merchant_id]) if merchant_id in rows[2] else [],
                 "benchmark": benchmark,
             }
+            mine = None
+            if frames is not None:
+                kept, cash, shop = frames
+                mine = (
+                    kept[merchant_id],
+                    cash.get(merchant_id, cashflow.clear().select(CASHFLOW.schema.keys())),
+                    shop.get(merchant_id, traffic.clear().select(TRAFFIC.schema.keys())),
+                )
+            inputs[merchant_id] = Found(stored, mine)
         return inputs
 
     def decide(self, request: ById | dict[str, Any]) -> Decided:
@@ -197,30 +236,23 @@ class Service:
         """`decide` for several requests of distinct merchants, in one engine call."""
         ids = [r.merchant_id for r in requests if isinstance(r, ById)]
         found = self.lookup_many(ids) if ids else {}
-        inputs: list[dict[str, Any] | BaseException] = []
-        for request in requests:
-            if not isinstance(request, ById):
-                inputs.append(request)
-                continue
-            entry = found.get(request.merchant_id)
-            if entry is None:
-                inputs.append(UnknownMerchant(request.merchant_id))
-            elif isinstance(entry, InputError):
-                inputs.append(entry)
-            else:
-                merchant = dict(entry["merchant"])  # the looked-up rows are shared, not copied
-                if request.requested_amount is not None:
-                    merchant["requested_amount"] = request.requested_amount
-                inputs.append({"as_of": request.as_of.isoformat(), **entry, "merchant": merchant})
+        inputs: list[dict[str, Any] | None] = []
         applications: list[Application | BaseException] = []
-        for given in inputs:
-            if isinstance(given, BaseException):
-                applications.append(given)
-                continue
-            try:
-                applications.append(application_from_input(given)[0])
-            except (InputError, ValueError, pl.exceptions.PolarsError) as error:
-                applications.append(InputError(f"the decision input cannot be read: {error}"))
+        for request in requests:
+            given: dict[str, Any] | None = None
+            application: Application | BaseException
+            if not isinstance(request, ById):
+                given, application = request, _application(request)
+            else:
+                entry = found.get(request.merchant_id)
+                if entry is None:
+                    application = UnknownMerchant(request.merchant_id)
+                elif isinstance(entry, InputError):
+                    application = entry
+                else:
+                    given, application = _by_id(request, entry)
+            inputs.append(given)
+            applications.append(application)
         prepared = iter(
             self.engine.prepare_many([a for a in applications if isinstance(a, Application)])
         )
@@ -237,7 +269,7 @@ class Service:
         results: list[Decided | BaseException] = []
         for given, outcome in zip(inputs, ready, strict=True):
             if isinstance(outcome, Prepared):
-                assert isinstance(given, dict)
+                assert given is not None
                 decision = _plain(rows[outcome.features["merchant_id"][0]])
                 results.append((given, decision, outcome.quarantine))
             else:
@@ -294,6 +326,30 @@ class Service:
             if rule_set is not None:
                 found[rule_set.version] = rule_set
         return found
+
+
+def _application(given: dict[str, Any]) -> Application | InputError:
+    try:
+        return application_from_input(given)[0]
+    except (InputError, ValueError, pl.exceptions.PolarsError) as error:
+        return InputError(f"the decision input cannot be read: {error}")
+
+
+def _by_id(request: ById, found: Found) -> tuple[dict[str, Any], Application | InputError]:
+    """A looked-up merchant's decision input for `request`, and its application: from the
+    looked-up frames when they have them (the same frames the stored input reads back
+    as), else read from the input as a replay reads it."""
+    merchant = dict(found.input["merchant"])  # the looked-up rows are shared, not copied
+    if request.requested_amount is not None:
+        merchant["requested_amount"] = request.requested_amount
+    given = {"as_of": request.as_of.isoformat(), **found.input, "merchant": merchant}
+    if found.frames is None:
+        return given, _application(given)
+    profile, cashflow, traffic = found.frames
+    if request.requested_amount is not None:
+        amount = pl.lit(request.requested_amount, dtype=MERCHANTS.schema["requested_amount"])
+        profile = profile.with_columns(amount.alias("requested_amount"))
+    return given, Application(profile, cashflow, traffic, request.as_of)
 
 
 def _plain(decision: dict[str, Any]) -> dict[str, Any]:
