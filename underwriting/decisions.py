@@ -48,6 +48,8 @@ _LIMIT_INPUTS = (
 )
 _KIND_ORDER = {"knockout": 0, "refer": 1, "grade_cap": 2, "limit_cap": 3}
 _UNOPTIMIZED = pl.QueryOptFlags.none()
+_AS_EAGER = pl.QueryOptFlags.none(simplify_expression=True)
+"""The optimizations polars applies to an eager DataFrame operation."""
 
 
 def _collect_small(query: pl.LazyFrame) -> pl.DataFrame:
@@ -372,10 +374,14 @@ def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.Data
                 granted.get_column(c)
                 for c in ("binding_constraint", "expected_loss", "daily_repayment")
             ),
+            *(
+                pl.Series(name, [version], dtype=pl.String()).new_from_index(0, rows)
+                for name, version in (
+                    ("model_version", model.version),
+                    ("rule_set_version", rules.version),
+                )
+            ),
         ]
-    ).with_columns(
-        pl.lit(model.version).alias("model_version"),
-        pl.lit(rules.version).alias("rule_set_version"),
     )
 
 
@@ -399,8 +405,10 @@ def in_words(
     """
     fixed = rule_reasons(rules)
     needed = [c for c in columns_needed(model) if c in features.columns]
-    frame = pl.concat([features.select(needed), decisions.select("reason_codes")], how="horizontal")
+    frame = features.lazy().select(needed).with_columns(decisions.get_column("reason_codes"))
     worded = with_reason_texts(frame, model, "reason_codes", "reasons", features.columns, fixed)
-    order = list(decisions.columns)
-    order.insert(order.index("reason_codes") + 1, "reasons")
-    return decisions.with_columns(worded.get_column("reasons")).select(order)
+    # One query, with the optimizations of the eager steps it replaces: on a few rows,
+    # polars' cost is per call.
+    reasons = worded.select("reasons").collect(engine="in-memory", optimizations=_AS_EAGER)
+    at = decisions.get_column_index("reason_codes") + 1
+    return decisions.clone().insert_column(at, reasons.get_column("reasons"))

@@ -8,6 +8,7 @@ sales over the last 365 days: 1.10%; the best band is below 0.21%".
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import TypeVar
 
 import polars as pl
 
@@ -16,6 +17,7 @@ from underwriting.model import ModelFeature, NumericBinning, Scorecard
 from underwriting.registry import FEATURES_BY_NAME
 
 _NO_REASON = ""
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def _unit(feature: str) -> str:
@@ -106,13 +108,13 @@ def _with_benchmark(available: Collection[str] | None, feature: str, text: pl.Ex
 
 
 def with_reason_texts(
-    frame: pl.DataFrame,
+    frame: Frame,
     model: Scorecard,
     reasons: str,
     out: str,
     available: Collection[str] | None = None,
     fixed: Mapping[str, str] | None = None,
-) -> pl.DataFrame:
+) -> Frame:
     """`frame` with a column `out`: the list of reason features in `reasons` as sentences.
 
     `frame` holds the model's feature columns and the industry figures (`industry_median_*`)
