@@ -150,8 +150,27 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A value already written as `canonical_json` would write it (by polars, say): a
+    dict's values may be given so, and are then written as they are."""
+
+    text: bytes
+
+
 def canonical_json(value: Any) -> bytes:
-    """JSON with sorted keys and no spaces: the same value always gives the same bytes."""
+    """JSON with sorted keys and no spaces: the same value always gives the same bytes.
+    The values of a dict `value` may be `Encoded` (at that level only)."""
+    if isinstance(value, dict) and any(isinstance(v, Encoded) for v in value.values()):
+        items = sorted(value.items(), key=lambda item: item[0])  # as sort_keys orders them
+        return b"{%s}" % b",".join(
+            _dumps(key) + b":" + (v.text if isinstance(v, Encoded) else _dumps(v))
+            for key, v in items
+        )
+    return _dumps(value)
+
+
+def _dumps(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
@@ -373,7 +392,7 @@ def save_decision(
         if earlier.request_sha256 != request_sha256:
             raise IdempotencyConflict(idempotency_key) from None
         return earlier, False
-    stored = StoredDecision(  # as a read would give it, without reading the input back
+    stored = StoredDecision(  # as a read would give it, but the input as given (not read back)
         id=values["id"],
         seq=seq,
         decision=json.loads(values["decision"]),
