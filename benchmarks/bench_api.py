@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 import polars as pl
+from sqlalchemy import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import machine
@@ -129,6 +130,22 @@ def _inline_body(data: Path, merchant_id: str, as_of: dt.date, days: int) -> str
     return json.dumps(body, default=str)
 
 
+def fresh_store(work: Path, data: Path, model: Path) -> tuple[Engine, dict[str, str], str]:
+    """A migrated SQLite store in `work` with an officer key: the store, the app's
+    environment for it, `data` and `model`, and the key's secret."""
+    url = f"sqlite:///{work / 'underwriting.db'}"
+    database = store.connect(url)
+    migrate.upgrade(database)
+    _, secret = store.create_key(database, "officer", "benchmark")
+    env = {
+        "UW_DATABASE_URL": url,
+        "UW_DATA": str(data.resolve()),
+        "UW_MODEL": str(model.resolve()),
+        "UW_MODELS_DIR": str(model.resolve().parent),
+    }
+    return database, env, secret
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "sample")
@@ -142,16 +159,7 @@ def main() -> int:
         return 2
     print(f"machine: {machine()}")
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    url = f"sqlite:///{work / 'underwriting.db'}"
-    database = store.connect(url)
-    migrate.upgrade(database)
-    _, secret = store.create_key(database, "officer", "benchmark")
-    env = {
-        "UW_DATABASE_URL": url,
-        "UW_DATA": str(args.data.resolve()),
-        "UW_MODEL": str(args.model.resolve()),
-        "UW_MODELS_DIR": str(args.model.resolve().parent),
-    }
+    database, env, secret = fresh_store(work, args.data, args.model)
     ids = pl.read_parquet(args.data / "merchants.parquet")["merchant_id"].head(500).to_list()
     inline = _inline_body(args.data, ids[0], args.as_of, 90)
     by_id = LUA_IDS.format(

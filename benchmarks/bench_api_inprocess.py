@@ -28,10 +28,8 @@ import polars as pl
 from fastapi import FastAPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api import _inline_body
+from bench_api import _inline_body, fresh_store
 from bench_features import machine
-
-from api import migrate, store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,19 +122,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    work = Path(tempfile.mkdtemp(prefix="bench-api-inprocess-"))
-    url = f"sqlite:///{work / 'underwriting.db'}"
-    database = store.connect(url)
-    migrate.upgrade(database)
-    _, secret = store.create_key(database, "officer", "benchmark")
-    database.dispose()
-    os.environ.update(
-        UW_DATABASE_URL=url,
-        UW_DATA=str(args.data.resolve()),
-        UW_MODEL=str(args.model.resolve()),
-        UW_MODELS_DIR=str(args.model.resolve().parent),
-        UW_BENCH_AS_OF=args.as_of.isoformat(),
+    database, env, secret = fresh_store(
+        Path(tempfile.mkdtemp(prefix="bench-api-inprocess-")), args.data, args.model
     )
+    database.dispose()
+    os.environ.update(env, UW_BENCH_AS_OF=args.as_of.isoformat())
     ids = pl.read_parquet(args.data / "merchants.parquet")["merchant_id"].head(500).to_list()
     if args.kind == "inline":
         bodies = [_inline_body(args.data, ids[0], args.as_of, 90).encode()]
