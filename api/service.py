@@ -135,9 +135,10 @@ def _round_trips(table: Table, frame: pl.DataFrame) -> bool:
 
 @dataclass(frozen=True)
 class Found:
-    """A merchant looked up in the data source: its decision input as stored (JSON values)
-    and, when they survive the JSON round trip unchanged (`_round_trips`), its rows in the
-    contract's types, which spare the decision that trip."""
+    """A merchant looked up in the data source: its decision input as stored (JSON values;
+    daily rows may be JSON text already, `store.Encoded`) and, when they survive the JSON
+    round trip unchanged (`_round_trips`), its rows in the contract's types, which spare
+    the decision that trip."""
 
     input: dict[str, Any]
     frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame] | None
@@ -223,8 +224,6 @@ class Service:
         wanted = pl.col("merchant_id").is_in(found.get_column("merchant_id").implode())
         cashflow, traffic = pl.collect_all([scan.filter(wanted) for scan in self.daily])
         tables = ((MERCHANTS, found), (CASHFLOW, cashflow), (TRAFFIC, traffic))
-        # Each table is turned into JSON values once and split by merchant after: polars
-        # costs about as much per call on one merchant's rows as on a batch's.
         frames = None
         if all(_round_trips(table, frame) for table, frame in tables):
             frames = [_by_merchant(frame.select(table.schema.keys())) for table, frame in tables]
@@ -392,7 +391,9 @@ def _daily_inputs(
     frame: pl.DataFrame, as_text: bool
 ) -> dict[str, list[dict[str, Any]] | store.Encoded]:
     """Each merchant's rows of a daily table as its stored input holds them: JSON text
-    written by polars when `as_text` and `_json_lists` can, else dicts."""
+    written by polars when `as_text` and `_json_lists` can, else dicts. Either is made for
+    the whole table in one call and split by merchant after: polars costs about as much
+    per call on one merchant's rows as on a batch's."""
     if as_text:
         lists = _json_lists(frame)
         if lists is not None:

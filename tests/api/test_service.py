@@ -1,6 +1,8 @@
 """A merchant decided by id is decided from the frames the lookup read; a replay decides
 its stored input, JSON values read back into frames. The two must be the same frames,
-value for value, or a replay could differ from the decision it replays."""
+value for value, or a replay could differ from the decision it replays. And the daily
+rows polars writes as the stored input's JSON must be the bytes json.dumps writes for
+them, or the input's hash would depend on the path that stored it."""
 
 from __future__ import annotations
 
