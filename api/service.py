@@ -66,8 +66,7 @@ class VersionUnavailable(LookupError):
 
 
 def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """A frame's rows as JSON-ready dicts: dates as ISO text, formatted by polars (the
-    by-id hot path turns 1,460 daily rows per request into dicts)."""
+    """A frame's rows as JSON-ready dicts: dates as ISO text, formatted by polars."""
     rows = _dates_as_text(frame).to_dicts()
     if any(isinstance(dtype, pl.Datetime) for dtype in frame.dtypes):
         rows = [_plain(row) for row in rows]  # datetimes: ISO text as Python writes it
@@ -230,9 +229,13 @@ class Service:
         # With the frames, the decision does not read the stored input's daily rows back,
         # so polars may write them as JSON text; without, they are dicts to read back.
         daily = [_daily_inputs(frame, frames is not None) for frame in (cashflow, traffic)]
+        no_days = (
+            cashflow.clear().select(CASHFLOW.schema.keys()),
+            traffic.clear().select(TRAFFIC.schema.keys()),
+        )
         inputs: dict[str, Found | InputError] = {}
-        for merchant_id, profile in _by_merchant(_dates_as_text(found)).items():
-            (merchant,) = _rows(profile)
+        for merchant in _rows(found):
+            merchant_id = str(merchant["merchant_id"])
             try:
                 benchmark = self.benchmark_row(str(merchant["industry_code"]))
             except InputError as error:
@@ -249,8 +252,8 @@ class Service:
                 kept, cash, shop = frames
                 mine = (
                     kept[merchant_id],
-                    cash.get(merchant_id, cashflow.clear().select(CASHFLOW.schema.keys())),
-                    shop.get(merchant_id, traffic.clear().select(TRAFFIC.schema.keys())),
+                    cash.get(merchant_id, no_days[0]),
+                    shop.get(merchant_id, no_days[1]),
                 )
             inputs[merchant_id] = Found(stored, mine)
         return inputs
@@ -394,11 +397,12 @@ def _daily_inputs(
     written by polars when `as_text` and `_json_lists` can, else dicts. Either is made for
     the whole table in one call and split by merchant after: polars costs about as much
     per call on one merchant's rows as on a batch's."""
+    texted = _dates_as_text(frame)
     if as_text:
-        lists = _json_lists(frame)
+        lists = _json_lists(texted)
         if lists is not None:
             return dict(lists)
-    return {m: _rows(part) for m, part in _by_merchant(_dates_as_text(frame)).items()}
+    return {m: _rows(part) for m, part in _by_merchant(texted).items()}
 
 
 def _plain(decision: dict[str, Any]) -> dict[str, Any]:
