@@ -234,19 +234,17 @@ def list_keys(engine: Engine) -> list[ApiKey]:
         ]
 
 
+_ACTIVE_KEY = sa.select(api_keys).where(
+    api_keys.c.secret_sha256 == sa.bindparam("secret_sha256"), api_keys.c.revoked_at.is_(None)
+)
+"""Built once, as every request runs it; the hash is bound when it runs."""
+
+
 def key_for_secret(engine: Engine, secret: str) -> ApiKey | None:
     """The active key with this secret, or None."""
     with engine.connect() as connection:
-        row = (
-            connection.execute(
-                sa.select(api_keys).where(
-                    api_keys.c.secret_sha256 == sha256(secret.encode()),
-                    api_keys.c.revoked_at.is_(None),
-                )
-            )
-            .mappings()
-            .first()
-        )
+        found = connection.execute(_ACTIVE_KEY, {"secret_sha256": sha256(secret.encode())})
+        row = found.mappings().first()
     if row is None:
         return None
     return ApiKey(row["id"], row["role"], row["label"], _utc_required(row["created_at"]), None)
@@ -299,10 +297,16 @@ class IdempotencyConflict(Exception):
     """The idempotency key was used before with another request body."""
 
 
-def _insert(connection: sa.Connection, values: dict[str, Any]) -> int:
-    inserted = decisions.insert().values(**values).returning(decisions.c.seq)
-    seq: int = connection.execute(inserted).scalar_one()
-    return seq
+_INSERT_DECISIONS = decisions.insert().returning(decisions.c.id, decisions.c.seq)
+"""Built once: the rows are bound when it runs (a statement built per row costs more
+than its write)."""
+
+
+def _insert(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert decision rows in one statement; their sequence numbers, in order."""
+    inserted = connection.execute(_INSERT_DECISIONS, list(rows))
+    seqs: dict[str, int] = {decision_id: seq for decision_id, seq in inserted}
+    return [seqs[values["id"]] for values in rows]
 
 
 class DecisionWriter:
@@ -325,7 +329,7 @@ class DecisionWriter:
     def _insert_all(self, rows: Sequence[dict[str, Any]]) -> list[int | BaseException]:
         try:
             with writing(self.engine) as connection:
-                return [_insert(connection, values) for values in rows]
+                return list(_insert(connection, rows))
         except sa.exc.IntegrityError as error:
             if len(rows) == 1:
                 return [error]
@@ -333,7 +337,7 @@ class DecisionWriter:
         for values in rows:
             try:
                 with writing(self.engine) as connection:
-                    alone.append(_insert(connection, values))
+                    alone.extend(_insert(connection, [values]))
             except sa.exc.IntegrityError as error:
                 alone.append(error)
         return alone
@@ -382,7 +386,7 @@ def save_decision(
             seq = writer.insert(values)
         else:
             with writing(engine) as connection:
-                seq = _insert(connection, values)
+                (seq,) = _insert(connection, [values])
     except sa.exc.IntegrityError:
         if idempotency_key is None:
             raise
