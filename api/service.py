@@ -168,7 +168,7 @@ class Service:
     _batcher: Batcher[ById | dict[str, Any], Decided] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._batcher = Batcher(self._decide_many, name="decisions")
+        self._batcher = Batcher(self._decide_many, name="decisions", linger=0.5)
 
     @classmethod
     def load(cls, settings: Settings) -> Service:

@@ -67,6 +67,42 @@ def test_the_same_job_sent_at_once_is_decided_once_for_every_sender() -> None:
     assert calls[0] == ["warm-up"] and sorted(calls[1:]) == [["a"], ["b"]]
 
 
+@pytest.mark.parametrize("linger", [0.0, 3.0])
+def test_under_load_a_straggler_waits_for_the_group_coming_back(linger: float) -> None:
+    """After a call of four, one job arrives alone and three follow shortly: a lingering
+    batcher decides the four in one call, one that does not linger decides the straggler
+    alone. A lone job after a lone job is decided at once either way."""
+    calls: list[list[int]] = []
+    busy = threading.Event()
+
+    def decide_many(jobs: Sequence[int]) -> list[int | BaseException]:
+        calls.append(list(jobs))
+        busy.set()
+        time.sleep(0.3)  # linger 3: a straggler waits up to 0.9 s
+        return [n * 10 for n in jobs]
+
+    batcher: Batcher[int, int] = Batcher(decide_many, linger=linger, max_linger=5.0)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        warm_up = pool.submit(batcher.submit, 100, "w")
+        busy.wait()  # the engine is busy: the next four queue and go in one call
+        first = [pool.submit(batcher.submit, n, f"k{n}") for n in range(4)]
+        assert warm_up.result() == 1000 and [f.result() for f in first] == [0, 10, 20, 30]
+        assert calls == [[100], [0, 1, 2, 3]]
+        straggler = pool.submit(batcher.submit, 4, "k4")
+        time.sleep(0.05)
+        group = [pool.submit(batcher.submit, n, f"k{n}") for n in range(5, 8)]
+        assert straggler.result() == 40 and [f.result() for f in group] == [50, 60, 70]
+    if linger:
+        assert sorted(calls[2]) == [4, 5, 6, 7] and len(calls) == 3
+    else:
+        assert calls[2] == [4] and sorted(calls[3]) == [5, 6, 7] and len(calls) == 4
+    assert batcher.submit(8, "k8") == 80  # alone after a group: it may linger
+    started = time.monotonic()
+    assert batcher.submit(9, "k9") == 90  # alone after a lone call: decided at once
+    assert time.monotonic() - started < 0.3 + 0.5  # lingering would take 0.3 + 0.9 s
+    assert calls[-2:] == [[8], [9]]
+
+
 def test_an_engine_failure_reaches_every_caller_of_that_call() -> None:
     def decide_many(jobs: Sequence[int]) -> list[int | BaseException]:
         raise RuntimeError("engine down")
