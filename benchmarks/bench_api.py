@@ -1,7 +1,8 @@
 """Load benchmark of the scoring API: wrk from a second process on 127.0.0.1, 32
-connections for 30 s, against `POST /v1/decisions` with inline data (90 days) and by
-merchant id, and against a bare FastAPI endpoint that only validates the same body, all
-with 2 uvicorn workers, in one run. Two diagnostic runs follow: the same requests against
+connections for 30 s, against `POST /v1/decisions` with inline data (90 days, 100
+merchants in turn) and by merchant id (500 merchants in turn), and against a bare
+FastAPI endpoint that only validates the same bodies, all with 2 uvicorn workers, in one
+run. Two diagnostic runs follow: the same requests against
 the real app with each decision computed once and then repeated (engine_free_app.py), the
 most the API could serve with an engine that cost nothing.
 
@@ -37,24 +38,46 @@ from api import migrate, store
 
 ROOT = Path(__file__).resolve().parents[1]
 
-LUA_FIXED = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {secret}"
-wrk.body = [==[{body}]==]
-"""
+INLINE_MERCHANTS = 100
+"""Inline bodies are of this many merchants, sent in turn: a body sent again while its
+first copy waits is decided once for both (api.batching), so one body repeated would
+measure that sharing, not decisions."""
 
-LUA_IDS = """
-local ids = {{{ids}}}
-local i = 0
+LUA_CYCLE = """
+local bodies = {{{bodies}}}
+local threads = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {secret}"
+function setup(thread)
+  thread:set("first", threads)
+  threads = threads + 1
+end
+function init(args)
+  -- each wrk thread starts half-way through the other's cycle: never the same body at once
+  i = first * math.floor(#bodies / 2)
+end
 request = function()
-  i = i % #ids + 1
-  return wrk.format(nil, nil, nil, '{{"merchant_id": "' .. ids[i] .. '", "as_of": "{as_of}"}}')
+  i = i % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
 end
 """
+
+
+def cycling(secret: str, bodies: list[str]) -> str:
+    """A wrk script that sends `bodies` in turn with the key `secret`."""
+    listed = ", ".join(f"[==[{body}]==]" for body in bodies)
+    return LUA_CYCLE.format(bodies=listed, secret=secret)
+
+
+def inline_bodies(data: Path, ids: list[str], as_of: dt.date, days: int) -> list[str]:
+    """The inline bodies of merchants `ids` (`_inline_body`)."""
+    return [_inline_body(data, merchant, as_of, days) for merchant in ids]
+
+
+def by_id_bodies(ids: list[str], as_of: dt.date) -> list[str]:
+    """Bodies asking for the decisions of merchants `ids` by id."""
+    return [json.dumps({"merchant_id": m, "as_of": as_of.isoformat()}) for m in ids]
 
 
 def _free_port() -> int:
@@ -161,15 +184,13 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     database, env, secret = fresh_store(work, args.data, args.model)
     ids = pl.read_parquet(args.data / "merchants.parquet")["merchant_id"].head(500).to_list()
-    inline = _inline_body(args.data, ids[0], args.as_of, 90)
-    by_id = LUA_IDS.format(
-        ids=", ".join(f'"{i}"' for i in ids), secret=secret, as_of=args.as_of.isoformat()
-    )
+    inline = cycling(secret, inline_bodies(args.data, ids[:INLINE_MERCHANTS], args.as_of, 90))
+    by_id = cycling(secret, by_id_bodies(ids, args.as_of))
     runs = [
-        ("bare endpoint, validates the inline body", "bare_app:create_app", LUA_FIXED.format(secret=secret, body=inline)),
-        ("POST /v1/decisions, inline data (90 days)", "api.app:create_app", LUA_FIXED.format(secret=secret, body=inline)),
+        ("bare endpoint, validates the inline bodies", "bare_app:create_app", inline),
+        ("POST /v1/decisions, inline data (90 days)", "api.app:create_app", inline),
         ("POST /v1/decisions, by merchant id", "api.app:create_app", by_id),
-        ("diagnostic: inline, the decision made free", "engine_free_app:create_app", LUA_FIXED.format(secret=secret, body=inline)),
+        ("diagnostic: inline, the decision made free", "engine_free_app:create_app", inline),
         ("diagnostic: by id, the decision made free", "engine_free_app:create_app", by_id),
     ]  # fmt: skip
     results = {}

@@ -6,8 +6,9 @@ benchmark for an A/B of one change, and cheap enough to run under a profiler (py
     python benchmarks/bench_api_inprocess.py --app bare --kind inline
 
 `--app`: `real` (api.app), `free` (engine_free_app: the decision computed once, then
-repeated) or `bare` (bare_app: validation only). `--kind`: the 90-day inline body of
-bench_api.py, or requests by id cycling through 500 merchants. A fresh SQLite store.
+repeated) or `bare` (bare_app: validation only). `--kind`: 90-day inline bodies of 100
+merchants, or requests by id of 500 merchants, sent in turn as bench_api.py sends them.
+A fresh SQLite store.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
 import sys
 import tempfile
@@ -28,7 +28,7 @@ import polars as pl
 from fastapi import FastAPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api import _inline_body, fresh_store
+from bench_api import INLINE_MERCHANTS, by_id_bodies, fresh_store, inline_bodies
 from bench_features import machine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,12 +128,12 @@ def main() -> int:
     database.dispose()
     os.environ.update(env, UW_BENCH_AS_OF=args.as_of.isoformat())
     ids = pl.read_parquet(args.data / "merchants.parquet")["merchant_id"].head(500).to_list()
-    if args.kind == "inline":
-        bodies = [_inline_body(args.data, ids[0], args.as_of, 90).encode()]
-    else:
-        bodies = [
-            json.dumps({"merchant_id": i, "as_of": args.as_of.isoformat()}).encode() for i in ids
-        ]
+    texts = (
+        inline_bodies(args.data, ids[:INLINE_MERCHANTS], args.as_of, 90)
+        if args.kind == "inline"
+        else by_id_bodies(ids, args.as_of)
+    )
+    bodies = [text.encode() for text in texts]
     asyncio.run(_run(_app(args.app), bodies, secret, args))
     return 0
 
