@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import polars as pl
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import migrate, store
@@ -181,7 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             **_responses(401, 403, 404, 409, 413, 422, 503),
         },
     )
-    def create_decision(
+    async def create_decision(
         request: Request,
         response: Response,
         body: DecisionRequest,
@@ -197,6 +198,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ] = None,
     ) -> Decision:
         """Decide for a merchant, looked up by `merchant_id` or sent inline as `data`."""
+        # The work waits on the engine and the store, so it runs in a worker thread. An
+        # async route hands it over once; a plain one is run in a thread and then hands
+        # its answer's validation to another (FastAPI 0.165), a third trip per request.
+        return await run_in_threadpool(
+            _create_decision, request, response, body, key, idempotency_key
+        )
+
+    def _create_decision(
+        request: Request,
+        response: Response,
+        body: DecisionRequest,
+        key: store.ApiKey,
+        idempotency_key: str | None,
+    ) -> Decision:
         service = _service(request)
         database = request.app.state.database
         request_hash = store.sha256(store.canonical_json(body.model_dump(mode="json")))
