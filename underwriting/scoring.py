@@ -59,20 +59,28 @@ def _compile(model: Scorecard) -> list[_CompiledFeature]:
     return compiled
 
 
+@cache
+def _categories(categories: tuple[str, ...]) -> pl.Enum:
+    """The Enum of a binning's categories, made once: making one costs more than using it."""
+    return pl.Enum(categories)
+
+
 def _bin_index(feature: _CompiledFeature, column: pl.Series) -> np.ndarray:
     """Each row's bin number; the last number is the missing (or OTHER) bin."""
     binning = feature.binning
     if isinstance(binning, NumericBinning):
         return bin_index(binning, column.cast(pl.Float64()).to_numpy())  # nulls arrive as NaN
-    lookup = {category: i for i, category in enumerate(binning.categories)}
-    other = len(binning.categories) - 1
-    codes: np.ndarray = (
-        column.cast(pl.String())
-        .fill_null("")
-        .replace_strict(lookup, default=other, return_dtype=pl.Int32())
-        .to_numpy()
+    # Each category's position through an Enum of the categories (other text and nulls
+    # become null): a tenth of replace_strict's cost on a frame of one merchant.
+    categories = binning.categories
+    text = column.cast(pl.String())
+    found = text.cast(_categories(categories), strict=False).to_physical().to_numpy()
+    codes = (
+        np.where(np.isnan(found), len(categories) - 1, found) if found.dtype.kind == "f" else found
     )
-    return codes
+    if "" in categories:  # a missing category reads as "", as in training
+        codes = np.where(text.is_null().to_numpy(), categories.index(""), codes)
+    return np.asarray(codes, dtype=np.int32)
 
 
 def _bin_indices(compiled: list[_CompiledFeature], frame: pl.DataFrame) -> list[np.ndarray]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from underwriting.model import NumericBinning, Scorecard
+from underwriting.binning import OTHER
+from underwriting.model import CategoricalBinning, NumericBinning, Scorecard
 from underwriting.policy import Policy
 from underwriting.registry import FEATURES_BY_NAME
-from underwriting.scoring import score, score_arrays
+from underwriting.scoring import _bin_index, _CompiledFeature, score, score_arrays
 
 
 @given(data=st.data())
@@ -61,3 +62,35 @@ def test_reasons_are_ordered_by_points_lost_and_never_at_the_best_bin(
     if len(reasons) < 4:
         assert all(v <= 1e-9 for v in others)
     assert np.all(lost >= -1e-9)
+
+
+_TEXT = st.sampled_from(["", "5411", "7997", "__other__", "x", "é"]) | st.text(max_size=3)
+
+
+@given(
+    categories=st.lists(_TEXT.filter(lambda c: c != OTHER), max_size=5, unique=True),
+    values=st.lists(st.none() | _TEXT, max_size=8),
+)
+@example(categories=["", "a"], values=[None, "", "a", "b", OTHER])
+@example(categories=["a"], values=[None, "", "a"])
+@example(categories=[], values=["a", None])
+def test_a_category_is_binned_by_its_position_and_anything_else_as_other(
+    categories: list[str], values: list[str | None]
+) -> None:
+    """Each value's bin is its category's position; a value of no category is OTHER,
+    and a missing one reads as "" (so it has the "" bin when "" is a category)."""
+    binning = CategoricalBinning(
+        categories=(*categories, OTHER),
+        woe=(0.0,) * (len(categories) + 1),
+        counts=(1,) * (len(categories) + 1),
+        bads=(0,) * (len(categories) + 1),
+    )
+    compiled = _CompiledFeature("industry_code", binning, np.zeros(len(categories) + 1), 0.0)
+    expected = [
+        binning.categories.index("" if v is None else v)
+        if ("" if v is None else v) in binning.categories
+        else len(categories)
+        for v in values
+    ]
+    found = _bin_index(compiled, pl.Series(values, dtype=pl.String()))
+    assert found.dtype == np.int32 and found.tolist() == expected
