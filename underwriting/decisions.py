@@ -323,12 +323,14 @@ def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.Data
             features.select(_LIMIT_INPUTS).with_columns(
                 grade,
                 pl.Series("pd_12m", scores.pd_12m),
-                pl.Series("rule_cap", rule_cap).replace(np.inf, None),
+                pl.Series(
+                    "rule_cap", np.where(rule_cap == np.inf, np.nan, rule_cap), nan_to_null=True
+                ),
             ),
             limits,
         )
         .select("limit", "binding_constraint", "expected_loss", "daily_repayment")
-        .collect(engine="in-memory")
+        .collect(engine="in-memory", optimizations=_AS_EAGER)
     )
     knockout = any_of("knockout")
     below = limited.get_column("limit").to_numpy() < limits.min_loan

@@ -7,6 +7,8 @@ whole decision; here each row's tokens, left to right, become its list in one pa
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -23,12 +25,19 @@ def token_lists(name: str, tokens: np.ndarray, vocabulary: list[str]) -> pl.Seri
     np.cumsum(present.sum(axis=1, dtype=np.int32), out=offsets[1:])
     words = list(dict.fromkeys(vocabulary))
     position = np.array([words.index(v) for v in vocabulary], dtype=np.uint32)
-    values = pl.Series(words, dtype=pl.Enum(words)).gather(
+    values = enum_values(tuple(words)).gather(
         pl.Series(position.take(tokens[present]), dtype=pl.UInt32())
     )
     lists = pa.ListArray.from_arrays(pa.array(offsets), values.to_arrow())
     # Arrow's dictionary arrives as a Categorical; text is what readers of decisions expect.
     return pl.Series(name, lists).cast(pl.List(pl.String()))
+
+
+@cache
+def enum_values(values: tuple[str, ...]) -> pl.Series:
+    """`values` as a column of their own Enum, made once per vocabulary (a gather from it
+    is a column of those words): making the Enum costs more than the gather."""
+    return pl.Series(values, dtype=pl.Enum(values))
 
 
 def first_present(tokens: np.ndarray, keep: int) -> np.ndarray:

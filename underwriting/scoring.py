@@ -17,7 +17,7 @@ import polars as pl
 
 from underwriting.binning import bin_index, woe_table
 from underwriting.errors import InputError
-from underwriting.lists import token_lists
+from underwriting.lists import enum_values, token_lists
 from underwriting.model import CategoricalBinning, NumericBinning, Scorecard
 from underwriting.policy import Policy
 
@@ -59,12 +59,6 @@ def _compile(model: Scorecard) -> list[_CompiledFeature]:
     return compiled
 
 
-@cache
-def _categories(categories: tuple[str, ...]) -> pl.Enum:
-    """The Enum of a binning's categories, made once: making one costs more than using it."""
-    return pl.Enum(categories)
-
-
 def _bin_index(feature: _CompiledFeature, column: pl.Series) -> np.ndarray:
     """Each row's bin number; the last number is the missing (or OTHER) bin."""
     binning = feature.binning
@@ -74,7 +68,7 @@ def _bin_index(feature: _CompiledFeature, column: pl.Series) -> np.ndarray:
     # become null): a tenth of replace_strict's cost on a frame of one merchant.
     categories = binning.categories
     text = column.cast(pl.String())
-    found = text.cast(_categories(categories), strict=False).to_physical().to_numpy()
+    found = text.cast(enum_values(categories).dtype, strict=False).to_physical().to_numpy()
     codes = (
         np.where(np.isnan(found), len(categories) - 1, found) if found.dtype.kind == "f" else found
     )
@@ -211,10 +205,8 @@ def score_arrays_of(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> Sc
 
 def grade_series(policy: Policy, grade_index: np.ndarray, name: str = "grade") -> pl.Series:
     """Grade numbers on the master scale as a column of grade names (an Enum, best first)."""
-    grades = [b.grade for b in policy.master_scale]
-    return pl.Series(name, grades, dtype=pl.Enum(grades)).gather(
-        pl.Series(grade_index, dtype=pl.UInt32())
-    )
+    grades = enum_values(tuple(b.grade for b in policy.master_scale))
+    return grades.gather(pl.Series(grade_index, dtype=pl.UInt32())).alias(name)
 
 
 def score(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> pl.DataFrame:
