@@ -32,7 +32,7 @@ from underwriting.lists import first_present, token_lists
 from underwriting.loader import ValidatedTable, validate
 from underwriting.model import Scorecard
 from underwriting.policy import Limits
-from underwriting.reasons import columns_needed, with_reason_texts
+from underwriting.reasons import reason_texts
 from underwriting.rules import Rule, RuleSet
 from underwriting.scoring import MAX_REASONS, grade_series, score_arrays_of
 
@@ -405,12 +405,7 @@ def in_words(
     value (from `features`, same rows in the same order), the best band and, where the
     registry links one, the industry's figure.
     """
-    fixed = rule_reasons(rules)
-    needed = [c for c in columns_needed(model) if c in features.columns]
-    frame = features.lazy().select(needed).with_columns(decisions.get_column("reason_codes"))
-    worded = with_reason_texts(frame, model, "reason_codes", "reasons", features.columns, fixed)
-    # One query, with the optimizations of the eager steps it replaces: on a few rows,
-    # polars' cost is per call.
-    reasons = worded.select("reasons").collect(engine="in-memory", optimizations=_AS_EAGER)
+    codes = decisions.get_column("reason_codes")
+    reasons = reason_texts(codes, features, model, features.columns, rule_reasons(rules))
     at = decisions.get_column_index("reason_codes") + 1
-    return decisions.clone().insert_column(at, reasons.get_column("reasons"))
+    return decisions.clone().insert_column(at, reasons.alias("reasons"))

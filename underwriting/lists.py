@@ -19,18 +19,22 @@ def token_lists(name: str, tokens: np.ndarray, vocabulary: list[str]) -> pl.Seri
 
     `tokens` is (rows x slots) with -1 for an empty slot; entries are text.
     """
-    rows = tokens.shape[0]
     present = tokens >= 0
-    offsets = np.zeros(rows + 1, dtype=np.int32)
-    np.cumsum(present.sum(axis=1, dtype=np.int32), out=offsets[1:])
     words = list(dict.fromkeys(vocabulary))
     position = np.array([words.index(v) for v in vocabulary], dtype=np.uint32)
     values = enum_values(tuple(words)).gather(
         pl.Series(position.take(tokens[present]), dtype=pl.UInt32())
     )
-    lists = pa.ListArray.from_arrays(pa.array(offsets), values.to_arrow())
-    # Arrow's dictionary arrives as a Categorical; text is what readers of decisions expect.
-    return pl.Series(name, lists).cast(pl.List(pl.String()))
+    return lists_of(present.sum(axis=1), values).alias(name)
+
+
+def lists_of(lengths: np.ndarray, values: pl.Series) -> pl.Series:
+    """A list column of text: row i holds the next `lengths[i]` of `values`, in order."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), values.to_arrow())
+    # An Enum's words arrive as a Categorical; text is what readers of decisions expect.
+    return pl.Series(lists).cast(pl.List(pl.String()))
 
 
 @cache

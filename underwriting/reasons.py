@@ -8,16 +8,17 @@ sales over the last 365 days: 1.10%; the best band is below 0.21%".
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import TypeVar
 
+import numpy as np
 import polars as pl
 
 from underwriting.binning import OTHER
+from underwriting.lists import enum_values, lists_of
 from underwriting.model import ModelFeature, NumericBinning, Scorecard
 from underwriting.registry import FEATURES_BY_NAME
+from underwriting.scoring import MAX_REASONS
 
 _NO_REASON = ""
-Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def _unit(feature: str) -> str:
@@ -107,23 +108,10 @@ def _with_benchmark(available: Collection[str] | None, feature: str, text: pl.Ex
     return pl.format("{}; {} is {}", text, pl.lit(benchmark.meaning), shown)
 
 
-def with_reason_texts(
-    frame: Frame,
-    model: Scorecard,
-    reasons: str,
-    out: str,
-    available: Collection[str] | None = None,
-    fixed: Mapping[str, str] | None = None,
-) -> Frame:
-    """`frame` with a column `out`: the list of reason features in `reasons` as sentences.
-
-    `frame` holds the model's feature columns and the industry figures (`industry_median_*`)
-    that the registry quotes beside them. Each feature's sentence is formatted once per row;
-    the four reason slots then only pick among them. Codes in `fixed` (rule reason codes)
-    read as the sentence given there.
-    """
-    texts = {
-        f"__text:{f.name}": _with_benchmark(
+def _sentences(model: Scorecard, available: Collection[str] | None) -> list[pl.Expr]:
+    """Each model feature's sentence for a row, named after the feature."""
+    return [
+        _with_benchmark(
             available,
             f.name,
             pl.format(
@@ -134,25 +122,62 @@ def with_reason_texts(
                 _value_text(f),
                 pl.lit(best_band(f)),
             ),
-        )
+        ).alias(f.name)
         for f in model.features
-    }
-    slots = {
-        f"__slot:{k}": pl.col(reasons).list.get(k, null_on_oob=True).cast(pl.String())
-        for k in range(4)
-    }
-    sentences = []
-    for name in slots:
-        slot = pl.col(name)
-        sentence = slot.replace_strict(dict(fixed or {}), default=None, return_dtype=pl.String())
-        for f in model.features:
-            sentence = pl.when(slot == f.name).then(pl.col(f"__text:{f.name}")).otherwise(sentence)
-        sentences.append(sentence)
-    return (
-        frame.with_columns(
-            *(expression.alias(name) for name, expression in texts.items()),
-            *(expression.alias(name) for name, expression in slots.items()),
-        )
-        .with_columns(pl.concat_list(sentences).list.drop_nulls().alias(out))
-        .drop(*texts, *slots)
+    ]
+
+
+def reason_texts(
+    codes: pl.Series,
+    frame: pl.DataFrame,
+    model: Scorecard,
+    available: Collection[str] | None = None,
+    fixed: Mapping[str, str] | None = None,
+) -> pl.Series:
+    """Each row's reason codes (a list column, the first four of each) as sentences.
+
+    A model feature's name reads as that feature's sentence for the row, from `frame`
+    (same rows in the same order, holding the model's feature columns and the industry
+    figures, `industry_median_*`, the registry quotes beside them); a code in `fixed`
+    (rule reason codes) reads as the sentence given there. Other codes, and a sentence
+    that cannot be formed (a null), are left out. Each feature's sentence is formatted
+    once per row in one select; the reasons then only pick among them.
+    """
+    names = [f.name for f in model.features]
+    words = tuple(dict.fromkeys([*names, *(fixed or {})]))  # a feature's name reads as it
+    rows = frame.height
+    if codes.len() != rows:
+        raise ValueError(f"{codes.len()} rows of reason codes for {rows} rows of features")
+    lists = codes.cast(pl.List(pl.String())).rechunk().to_arrow()
+    spans = np.where(lists.is_null().to_numpy(zero_copy_only=False), 0, np.diff(lists.offsets))
+    row = np.repeat(np.arange(rows), spans)
+    slot = np.arange(row.size) - np.repeat(np.cumsum(spans) - spans, spans)
+    found = pl.Series(lists.flatten()).cast(enum_values(words).dtype, strict=False)
+    position = found.to_physical().to_numpy().astype(np.float64)  # unknown codes: NaN
+    kept = (slot < MAX_REASONS) & ~np.isnan(position)
+    row, where = row[kept], position[kept].astype(np.int64)
+    # One column of every sentence: each feature's for every row, then the fixed ones.
+    sentences = list(frame.select(_sentences(model, available)).iter_columns())
+    extra = pl.Series("", [fixed[w] for w in words[len(names) :]] if fixed else [], pl.String())
+    pool = pl.concat([*sentences, extra]) if sentences else extra
+    values = pool.gather(
+        np.where(where < len(names), where * rows + row, len(names) * rows + where - len(names))
     )
+    if values.null_count():
+        formed = values.is_not_null().to_numpy()
+        row, values = row[formed], values.filter(formed)
+    return lists_of(np.bincount(row, minlength=rows), values)
+
+
+def with_reason_texts(
+    frame: pl.DataFrame,
+    model: Scorecard,
+    reasons: str,
+    out: str,
+    available: Collection[str] | None = None,
+    fixed: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """`frame` with a column `out`: its list column `reasons` as sentences (see
+    `reason_texts`)."""
+    texts = reason_texts(frame.get_column(reasons), frame, model, available, fixed)
+    return frame.with_columns(texts.alias(out))

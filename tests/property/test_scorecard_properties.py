@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from underwriting.binning import OTHER
 from underwriting.model import CategoricalBinning, NumericBinning, Scorecard
 from underwriting.policy import Policy
+from underwriting.reasons import _sentences, reason_texts
 from underwriting.registry import FEATURES_BY_NAME
 from underwriting.scoring import _bin_index, _CompiledFeature, score, score_arrays
 
@@ -94,3 +95,48 @@ def test_a_category_is_binned_by_its_position_and_anything_else_as_other(
     ]
     found = _bin_index(compiled, pl.Series(values, dtype=pl.String()))
     assert found.dtype == np.int32 and found.tolist() == expected
+
+
+@given(data=st.data())
+@example(data=None)  # the fixed codes below: every case at once
+def test_reason_codes_read_as_their_feature_or_fixed_sentence_in_order(
+    data: st.DataObject | None, trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
+) -> None:
+    """Per row, the first four codes: a feature's name reads as that row's sentence for it,
+    a fixed code as its sentence; any other code, and a null sentence, is left out."""
+    model, _ = trained
+    names = [f.name for f in model.features]
+    fixed = {"KO-X": "Knocked out", names[0]: "never used: a feature's name reads as it"}
+    blank = [names[1], *(c for c in training_table.columns if c.startswith("industry_median"))]
+    rows = training_table.head(6).with_columns(  # row 2: a missing value and industry figure
+        pl.when(pl.int_range(pl.len()) == 2).then(None).otherwise(pl.col(c)).alias(c) for c in blank
+    )
+    vocabulary = [*names, "KO-X", "UNKNOWN", ""]
+    if data is None:
+        codes: list[list[str] | None] = [
+            [names[0], "KO-X", "UNKNOWN", names[1], names[2], names[3]],
+            None,
+            [names[1], "KO-X"],
+            [],
+            ["", names[0]],
+            [names[2]] * 5,
+        ]
+    else:
+        codes = data.draw(
+            st.lists(
+                st.none() | st.lists(st.sampled_from(vocabulary), max_size=6),
+                min_size=6,
+                max_size=6,
+            )
+        )
+    found = reason_texts(pl.Series(codes, dtype=pl.List(pl.String())), rows, model, None, fixed)
+    sentences = rows.select(_sentences(model, None))
+    expected = []
+    for i, row_codes in enumerate(codes):
+        said = []
+        for code in (row_codes or [])[:4]:
+            text = sentences[code][i] if code in names else fixed.get(code)
+            if text is not None:
+                said.append(text)
+        expected.append(said)
+    assert found.dtype == pl.List(pl.String()) and found.to_list() == expected
