@@ -12,7 +12,8 @@ for it: with 16 clients, calls alternated between 1 and 15 requests. So the deci
 batcher lingers: when fewer callers wait than the last call served, it waits for that
 many, at most half as long as the last call took (and never over 50 ms), then decides
 what it has. Calls of 16 then follow each other, and each request costs about a third
-less (benchmarks/RESULTS.md).
+less CPU (benchmarks/RESULTS.md). A lone request after a lone one never waits.
+
 The engine gives each merchant in a batch the decision it gets alone (features are per
 merchant, bit for bit; a test holds the API to it), so batching changes speed only.
 Two different requests for the same merchant are never in one batch: the later waits for

@@ -303,7 +303,7 @@ than its write)."""
 
 
 def _insert(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert decision rows in one statement; their sequence numbers, in order."""
+    """Insert decision rows (one executemany); their sequence numbers, in their order."""
     inserted = connection.execute(_INSERT_DECISIONS, list(rows))
     seqs: dict[str, int] = {decision_id: seq for decision_id, seq in inserted}
     return [seqs[values["id"]] for values in rows]
