@@ -2,9 +2,9 @@
 connections for 30 s, against `POST /v1/decisions` with inline data (90 days, 100
 merchants in turn) and by merchant id (500 merchants in turn), and against a bare
 FastAPI endpoint that only validates the same bodies, all with 2 uvicorn workers, in one
-run. Two diagnostic runs follow: the same requests against
-the real app with each decision computed once and then repeated (engine_free_app.py), the
-most the API could serve with an engine that cost nothing.
+run. Two diagnostic runs follow: the same requests against the real app with each
+decision computed once and then repeated (engine_free_app.py), the most the API could
+serve with an engine that cost nothing.
 
     python benchmarks/bench_api.py --data data/sample --model models/scorecard.json
 
