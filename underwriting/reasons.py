@@ -18,8 +18,6 @@ from underwriting.model import ModelFeature, NumericBinning, Scorecard
 from underwriting.registry import FEATURES_BY_NAME
 from underwriting.scoring import MAX_REASONS
 
-_NO_REASON = ""
-
 
 def _unit(feature: str) -> str:
     known = FEATURES_BY_NAME.get(feature)
