@@ -29,7 +29,7 @@ from underwriting.features import build_features
 from underwriting.frames import plain_columns
 from underwriting.limits import apply_limits
 from underwriting.lists import first_present, token_lists
-from underwriting.loader import ValidatedTable, validate
+from underwriting.loader import QUARANTINE_SCHEMA, ValidatedTable, validate
 from underwriting.model import Scorecard
 from underwriting.policy import Limits
 from underwriting.reasons import reason_texts
@@ -120,7 +120,7 @@ class Engine:
         )
         quarantines = [profile.quarantine, *(d.quarantine for d in daily)]
         held = (
-            pl.DataFrame(schema=profile.quarantine.collect_schema())
+            pl.DataFrame(schema=QUARANTINE_SCHEMA)
             if complete
             else _collect_small(pl.concat(quarantines))
         )
@@ -193,7 +193,7 @@ class Engine:
             for merchant, a in zip(ids, applications, strict=True)
         )
         quarantines = [profile.quarantine, *(d.quarantine for d in daily)]
-        empty = pl.DataFrame(schema=profile.quarantine.collect_schema())
+        empty = pl.DataFrame(schema=QUARANTINE_SCHEMA)
         held = empty if complete else _collect_small(pl.concat(quarantines))
         results: list[Prepared | InputError] = []
         for merchant, application in zip(ids, applications, strict=True):
