@@ -170,6 +170,40 @@ def test_duplicated_merchant_days(clean: Tables, tmp_path: Path) -> None:
     assert quarantine["field"].unique().to_list() == ["merchant_id, date"]
 
 
+def test_copies_equal_in_amount_are_exact_and_one_conflict_holds_back_every_copy(
+    clean: Tables, tmp_path: Path
+) -> None:
+    cash = clean["cashflow"]
+    no_chargebacks = cash.filter(pl.col("chargebacks") == 0.0)
+    same_amount = no_chargebacks.slice(0, 1).with_columns(pl.lit(-0.0).alias("chargebacks"))
+    tripled = no_chargebacks.slice(5, 1)
+    three = pl.concat([tripled, tripled.with_columns(pl.col("refunds") + 1)])
+    build, features, quarantine = run(
+        write({**clean, "cashflow": pl.concat([cash, same_amount, three])}, tmp_path / "in"),
+        tmp_path,
+    )
+    # -0.0 is the same amount as 0.0: an exact copy, of which one row is kept.
+    # Three rows of a key of which one differs: all three are held back.
+    assert build.counts["cashflow"].quarantined == 4
+    reasons = quarantine.group_by("reason").len().sort("reason")
+    assert reasons.rows() == [
+        (
+            "merchant_id, date: 3 rows share this key with different values; the feed must hold "
+            "one row per key, so all of them are held back",
+            3,
+        ),
+        ("merchant_id, date: exact duplicate of another row with this key; one copy is kept", 1),
+    ]
+    assert quarantine.filter(pl.col("reason").str.contains("exact"))["key"].to_list() == [
+        f"merchant_id={same_amount['merchant_id'][0]}, date={same_amount['date'][0]}"
+    ]
+    held_days = quarantine.filter(pl.col("reason").str.contains("3 rows"))["key"].unique()
+    assert held_days.to_list() == [
+        f"merchant_id={tripled['merchant_id'][0]}, date={tripled['date'][0]}"
+    ]
+    assert features.height == clean["merchants"].height
+
+
 def test_unknown_industry_code_quarantines_the_merchant_and_its_rows(
     clean: Tables, tmp_path: Path
 ) -> None:
