@@ -76,15 +76,15 @@ def _cents(money: pl.Expr) -> pl.Expr:
     return (money * 100).round().cast(pl.Int64()).sum()
 
 
-def _cashflow_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Two stages: sums per (merchant, as-of, age bucket, calendar month), then per merchant.
+# Expressions are immutable, so the builders below that take no data are cached
+# (@cache): building them costs more than planning or running them on one merchant's rows.
 
-    The first stage reads every daily row once; the second works on a few dozen rows per
-    merchant, so the many windowed sums cost little. Money is summed in whole cents.
-    """
-    buckets = rows.group_by(
-        *KEY_COLUMNS, _AGE_BUCKET.alias(_BUCKET), pl.col("date").dt.month().alias("__month")
-    ).agg(
+
+@cache
+def _cashflow_bucket_sums() -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
+    """The first cash-flow stage's keys (besides merchant and as-of date) and sums."""
+    keys = (_AGE_BUCKET.alias(_BUCKET), pl.col("date").dt.month().alias("__month"))
+    return keys, (
         _cents(_SALES).alias("sales"),
         _cents(pl.col("refunds")).alias("refunds"),
         _cents(pl.col("chargebacks")).alias("chargebacks"),
@@ -93,6 +93,11 @@ def _cashflow_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
         pl.col(_AGE).max().alias("oldest"),
         pl.len().alias("records"),
     )
+
+
+@cache
+def _cashflow_merchant_sums() -> tuple[tuple[pl.Expr, ...], pl.Expr]:
+    """The second cash-flow stage's sums per merchant, and its money columns in units."""
     bucket = pl.col(_BUCKET)
     sales = pl.col("sales")
 
@@ -131,40 +136,55 @@ def _cashflow_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
         *(_period(w) for w in range(PERIODS)),
         *(f"__{span}_m{m}" for span in ("recent", "prior") for m in range(1, 13)),
     ]
-    return (
-        buckets.group_by(KEY_COLUMNS)
-        .agg(aggregates)
-        # times 0.01, not divided by 100: polars divides a chunk of many rows by a
-        # constant as a multiplication by its inverse but a one-row chunk exactly, so
-        # only a multiplication gives a merchant the same figure alone as in a batch
-        .with_columns(pl.col(money).cast(pl.Float64()) * 0.01)
-    )
+    # times 0.01, not divided by 100: polars divides a chunk of many rows by a constant
+    # as a multiplication by its inverse but a one-row chunk exactly, so only a
+    # multiplication gives a merchant the same figure alone as in a batch
+    return tuple(aggregates), pl.col(money).cast(pl.Float64()) * 0.01
 
 
-def _traffic_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """Two stages, as for cash flow: per 30-day period (older ones pooled), then per merchant."""
-    periods = rows.group_by(
-        *KEY_COLUMNS, pl.min_horizontal((pl.col(_AGE) - 1) // 30, pl.lit(6)).alias(_BUCKET)
-    ).agg(
-        pl.col("visits").sum(),
-        pl.col("orders").sum(),
-        pl.len().alias("records"),
-    )
+def _cashflow_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Two stages: sums per (merchant, as-of, age bucket, calendar month), then per merchant.
+
+    The first stage reads every daily row once; the second works on a few dozen rows per
+    merchant, so the many windowed sums cost little. Money is summed in whole cents.
+    """
+    keys, sums = _cashflow_bucket_sums()
+    aggregates, in_units = _cashflow_merchant_sums()
+    buckets = rows.group_by(*KEY_COLUMNS, *keys).agg(*sums)
+    return buckets.group_by(KEY_COLUMNS).agg(*aggregates).with_columns(in_units)
+
+
+@cache
+def _traffic_sums() -> tuple[pl.Expr, tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
+    """The traffic stages' period key, sums per period and sums per merchant."""
+    period = pl.min_horizontal((pl.col(_AGE) - 1) // 30, pl.lit(6)).alias(_BUCKET)
+    per_period = (pl.col("visits").sum(), pl.col("orders").sum(), pl.len().alias("records"))
     bucket = pl.col(_BUCKET)
 
     def in_periods(value: str, first: int, last: int) -> pl.Expr:
         return pl.col(value).filter(bucket.is_between(first, last)).sum()
 
-    return periods.group_by(KEY_COLUMNS).agg(
-        in_periods("visits", 0, 0).alias("visits_30d"),
-        in_periods("visits", 0, 2).alias("__visits_90d"),
-        in_periods("visits", 3, 5).alias("__visits_prev_90d"),
-        in_periods("orders", 0, 2).alias("__orders_90d"),
-        in_periods("orders", 3, 5).alias("__orders_prev_90d"),
-        in_periods("records", 0, 2).alias("__traffic_days_90d"),
-        in_periods("records", 3, 5).alias("__traffic_days_prev_90d"),
-        pl.col("records").sum().alias("traffic_days"),
+    return (
+        period,
+        per_period,
+        (
+            in_periods("visits", 0, 0).alias("visits_30d"),
+            in_periods("visits", 0, 2).alias("__visits_90d"),
+            in_periods("visits", 3, 5).alias("__visits_prev_90d"),
+            in_periods("orders", 0, 2).alias("__orders_90d"),
+            in_periods("orders", 3, 5).alias("__orders_prev_90d"),
+            in_periods("records", 0, 2).alias("__traffic_days_90d"),
+            in_periods("records", 3, 5).alias("__traffic_days_prev_90d"),
+            pl.col("records").sum().alias("traffic_days"),
+        ),
     )
+
+
+def _traffic_aggregates(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Two stages, as for cash flow: per 30-day period (older ones pooled), then per merchant."""
+    period, per_period, per_merchant = _traffic_sums()
+    periods = rows.group_by(*KEY_COLUMNS, period).agg(*per_period)
+    return periods.group_by(KEY_COLUMNS).agg(*per_merchant)
 
 
 def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
@@ -185,8 +205,6 @@ def _sum_in_order(terms: Iterable[pl.Expr]) -> pl.Expr:
     return reduce(operator.add, (term.fill_null(0.0) for term in terms))
 
 
-# Expressions are immutable, so the builders below that take no data are cached
-# (@cache): building them costs more than planning or running them on one merchant's rows.
 _OBSERVED = "__observed_periods"
 _MEAN = "__mean_period_sales"
 
@@ -268,61 +286,72 @@ def own_features(
     keys = applications.select(KEY_COLUMNS)
     cash = _cashflow_aggregates(_dated_rows(cashflow, keys, as_of))
     shop = _traffic_aggregates(_dated_rows(traffic, keys, as_of))
+    joined = applications.join(cash, on=KEY_COLUMNS, how="left").join(
+        shop, on=KEY_COLUMNS, how="left"
+    )
+    for stage in _own_stages():
+        joined = joined.with_columns(stage)
+    return joined
+
+
+@cache
+def _own_stages() -> tuple[tuple[pl.Expr, ...], ...]:
+    """`own_features`' columns, in the stages that compute them one after another."""
     history = pl.col("__history").fill_null(0)
     span = pl.min_horizontal(history, pl.lit(365))
     has_traffic = pl.col("__traffic_days_90d").fill_null(0) > 0
     conversion = _ratio(pl.col("__orders_90d"), pl.col("__visits_90d"))
     prior_conversion = _ratio(pl.col("__orders_prev_90d"), pl.col("__visits_prev_90d"))
-    return (
-        applications.join(cash, on=KEY_COLUMNS, how="left")
-        .join(shop, on=KEY_COLUMNS, how="left")
-        .with_columns(
-            history.alias("__history"),
-            pl.col("sales_30d", "sales_90d", "sales_365d").fill_null(0.0),
-            pl.col("months_with_data", "cashflow_days", "traffic_days")
-            .fill_null(0)
-            .cast(pl.Int64()),
-        )
-        .with_columns(_period_count_and_mean())
-        .with_columns(
-            pl.when(span > 0)
-            .then(pl.col("sales_365d") / span * DAYS_PER_MONTH)
-            .otherwise(0.0)
-            .alias("avg_monthly_sales"),
-            pl.when(span > 0)
-            .then(1 - pl.col("__selling_days_365d").fill_null(0) / span)
-            .alias("zero_sales_share"),
-            *_period_statistics(),
-            (pl.col("as_of") - pl.col("onboarded_on")).dt.total_days().alias("tenure_days"),
-            _growth(pl.col("sales_90d"), pl.col("__sales_yago_90d"), 455).alias("growth_yoy"),
-            _growth(pl.col("sales_90d"), pl.col("__sales_prev_90d"), 180).alias("growth_qoq"),
-            _ratio(pl.col("__refunds_365d"), pl.col("sales_365d")).alias("refund_ratio"),
-            _ratio(pl.col("__chargebacks_365d"), pl.col("sales_365d")).alias("chargeback_ratio"),
-            _ratio(pl.col("sales_365d"), pl.col("__transactions_365d")).alias("avg_ticket"),
-            has_traffic.alias("has_traffic"),
-            pl.when(has_traffic).then(pl.col("visits_30d")).alias("visits_30d"),
-            pl.when(has_traffic & (pl.col("__traffic_days_prev_90d") > 0))
-            .then(_ratio(pl.col("__visits_90d"), pl.col("__visits_prev_90d")) - 1)
-            .alias("visit_trend"),
-            pl.when(has_traffic).then(conversion).alias("conversion_rate"),
-            pl.when(has_traffic).then(conversion - prior_conversion).alias("conversion_trend"),
-            history.alias("days_of_history"),
-        )
-        .with_columns(
-            _ratio(pl.col("existing_exposure"), pl.col("avg_monthly_sales")).alias(
-                "exposure_to_monthly_sales"
-            ),
-            _ratio(pl.col("requested_amount"), pl.col("avg_monthly_sales")).alias(
-                "requested_to_monthly_sales"
-            ),
-        )
+    filled = (
+        history.alias("__history"),
+        pl.col("sales_30d", "sales_90d", "sales_365d").fill_null(0.0),
+        pl.col("months_with_data", "cashflow_days", "traffic_days").fill_null(0).cast(pl.Int64()),
     )
+    own = (
+        pl.when(span > 0)
+        .then(pl.col("sales_365d") / span * DAYS_PER_MONTH)
+        .otherwise(0.0)
+        .alias("avg_monthly_sales"),
+        pl.when(span > 0)
+        .then(1 - pl.col("__selling_days_365d").fill_null(0) / span)
+        .alias("zero_sales_share"),
+        *_period_statistics(),
+        (pl.col("as_of") - pl.col("onboarded_on")).dt.total_days().alias("tenure_days"),
+        _growth(pl.col("sales_90d"), pl.col("__sales_yago_90d"), 455).alias("growth_yoy"),
+        _growth(pl.col("sales_90d"), pl.col("__sales_prev_90d"), 180).alias("growth_qoq"),
+        _ratio(pl.col("__refunds_365d"), pl.col("sales_365d")).alias("refund_ratio"),
+        _ratio(pl.col("__chargebacks_365d"), pl.col("sales_365d")).alias("chargeback_ratio"),
+        _ratio(pl.col("sales_365d"), pl.col("__transactions_365d")).alias("avg_ticket"),
+        has_traffic.alias("has_traffic"),
+        pl.when(has_traffic).then(pl.col("visits_30d")).alias("visits_30d"),
+        pl.when(has_traffic & (pl.col("__traffic_days_prev_90d") > 0))
+        .then(_ratio(pl.col("__visits_90d"), pl.col("__visits_prev_90d")) - 1)
+        .alias("visit_trend"),
+        pl.when(has_traffic).then(conversion).alias("conversion_rate"),
+        pl.when(has_traffic).then(conversion - prior_conversion).alias("conversion_trend"),
+        history.alias("days_of_history"),
+    )
+    exposure = (
+        _ratio(pl.col("existing_exposure"), pl.col("avg_monthly_sales")).alias(
+            "exposure_to_monthly_sales"
+        ),
+        _ratio(pl.col("requested_amount"), pl.col("avg_monthly_sales")).alias(
+            "requested_to_monthly_sales"
+        ),
+    )
+    return filled, _period_count_and_mean(), own, exposure
 
 
 def against_industry(own: pl.LazyFrame, benchmarks: pl.LazyFrame) -> pl.LazyFrame:
     """Add the features that compare a merchant with its industry's benchmarks."""
+    joined = own.join(benchmarks, on="industry_code", how="left")
+    return joined.with_columns(*_industry_columns())
+
+
+@cache
+def _industry_columns() -> tuple[pl.Expr, ...]:
     sales = pl.col("avg_monthly_sales")
-    return own.join(benchmarks, on="industry_code", how="left").with_columns(
+    return (
         (pl.max_horizontal(sales, pl.lit(1.0)) / pl.col("median_monthly_sales"))
         .log()
         .alias("sales_vs_industry"),
@@ -357,10 +386,12 @@ def build_features(
     `registry.feature_schema()`, one row per (merchant_id, as_of).
     """
     features = against_industry(own_features(merchants, cashflow, traffic, as_of), benchmarks)
-    schema = feature_schema()
-    return features.select(pl.col(name).cast(dtype) for name, dtype in schema.items()).sort(
-        KEY_COLUMNS
-    )
+    return features.select(*_registered_columns()).sort(KEY_COLUMNS)
+
+
+@cache
+def _registered_columns() -> tuple[pl.Expr, ...]:
+    return tuple(pl.col(name).cast(dtype) for name, dtype in feature_schema().items())
 
 
 __all__ = ["AsOfDates", "against_industry", "build_features", "own_features"]
