@@ -8,6 +8,7 @@ sales over the last 365 days: 1.10%; the best band is below 0.21%".
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -62,11 +63,11 @@ def best_band(feature: ModelFeature) -> str:
     return "another value" if category == OTHER else category
 
 
-def _value_text(feature: ModelFeature) -> pl.Expr:
-    column = pl.col(feature.name)
-    if not isinstance(feature.binning, NumericBinning):
+def _value_text(feature: str, numeric: bool) -> pl.Expr:
+    column = pl.col(feature)
+    if not numeric:
         return column.cast(pl.String()).fill_null("not given")
-    unit = _unit(feature.name)
+    unit = _unit(feature)
     number = column.cast(pl.Float64())
     if unit == "share":
         shown = pl.format("{}%", (number * 100).round(2))
@@ -88,39 +89,47 @@ def columns_needed(model: Scorecard) -> list[str]:
     return list(dict.fromkeys([*names, *(b for b in benchmarks if b)]))
 
 
-def _with_benchmark(available: Collection[str] | None, feature: str, text: pl.Expr) -> pl.Expr:
-    """Append the industry's comparable figure, where the registry names one and the frame
-    holds it (`available` None: assume it does)."""
+def _quoted_benchmark(available: Collection[str] | None, feature: str) -> str | None:
+    """The industry figure the feature's sentence quotes: the one the registry names, if
+    the frame holds it (`available` None: assume it does)."""
     known = FEATURES_BY_NAME.get(feature)
     if known is None or known.benchmark is None:
-        return text
-    if available is not None and known.benchmark not in available:
-        return text
-    benchmark = FEATURES_BY_NAME[known.benchmark]
-    figure = pl.col(benchmark.name).cast(pl.Float64())
-    shown = (
-        figure.round(2).cast(pl.String())
-        if benchmark.unit == "currency"
-        else pl.format("{}%", (figure * 100).round(1))
+        return None
+    return known.benchmark if available is None or known.benchmark in available else None
+
+
+@cache  # immutable; building it costs more than forming it for one merchant
+def _sentence(feature: str, numeric: bool, best: str, benchmark: str | None) -> pl.Expr:
+    """A model feature's sentence for a row, named after the feature."""
+    text = pl.format(
+        "{}: {}; the best band is {}"
+        if numeric
+        else "{}: {}; merchants with this value default more often than with {}",
+        pl.lit(feature_meaning(feature)),
+        _value_text(feature, numeric),
+        pl.lit(best),
     )
-    return pl.format("{}; {} is {}", text, pl.lit(benchmark.meaning), shown)
+    if benchmark is not None:
+        quoted = FEATURES_BY_NAME[benchmark]
+        figure = pl.col(benchmark).cast(pl.Float64())
+        shown = (
+            figure.round(2).cast(pl.String())
+            if quoted.unit == "currency"
+            else pl.format("{}%", (figure * 100).round(1))
+        )
+        text = pl.format("{}; {} is {}", text, pl.lit(quoted.meaning), shown)
+    return text.alias(feature)
 
 
 def _sentences(model: Scorecard, available: Collection[str] | None) -> list[pl.Expr]:
     """Each model feature's sentence for a row, named after the feature."""
     return [
-        _with_benchmark(
-            available,
+        _sentence(
             f.name,
-            pl.format(
-                "{}: {}; the best band is {}"
-                if isinstance(f.binning, NumericBinning)
-                else "{}: {}; merchants with this value default more often than with {}",
-                pl.lit(feature_meaning(f.name)),
-                _value_text(f),
-                pl.lit(best_band(f)),
-            ),
-        ).alias(f.name)
+            isinstance(f.binning, NumericBinning),
+            best_band(f),
+            _quoted_benchmark(available, f.name),
+        )
         for f in model.features
     ]
 
