@@ -320,12 +320,15 @@ def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.Data
     grade = grade_series(rules.policy, grade_index)
     limited = (
         apply_limits(
-            features.select(_LIMIT_INPUTS).with_columns(
-                grade,
-                pl.Series("pd_12m", scores.pd_12m),
-                pl.Series(
-                    "rule_cap", np.where(rule_cap == np.inf, np.nan, rule_cap), nan_to_null=True
-                ),
+            pl.DataFrame(
+                [
+                    *(features.get_column(c) for c in _LIMIT_INPUTS),
+                    grade,
+                    pl.Series("pd_12m", scores.pd_12m),
+                    pl.Series(
+                        "rule_cap", np.where(rule_cap == np.inf, np.nan, rule_cap), nan_to_null=True
+                    ),
+                ]
             ),
             limits,
         )
@@ -348,16 +351,14 @@ def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.Data
     vocabulary = [r.reason_code for r in ordered] + [BELOW_MINIMUM]
     vocabulary += [f.name for f in model.features]
 
-    def unless_declined(column: str) -> pl.Expr:
-        zero = pl.lit(0, dtype=limited.schema[column])
-        return pl.when(pl.Series(declined)).then(zero).otherwise(pl.col(column)).alias(column)
+    approved_or_referred = pl.Series(~declined)
 
-    granted = limited.select(
-        unless_declined("limit"),
-        "binding_constraint",
-        unless_declined("expected_loss"),
-        unless_declined("daily_repayment"),
-    )
+    def unless_declined(column: str) -> pl.Series:
+        """The column, 0 where declined (a Series method: a query costs more on one row)."""
+        values = limited.get_column(column)
+        zero = pl.Series(column, [0], dtype=values.dtype).new_from_index(0, rows)
+        return values.zip_with(approved_or_referred, zero)
+
     return pl.DataFrame(
         [
             features.get_column("merchant_id"),
@@ -365,17 +366,16 @@ def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.Data
             pl.Series("outcome", list(OUTCOMES), dtype=pl.Enum(OUTCOMES)).gather(
                 pl.Series(outcome, dtype=pl.UInt32())
             ),
-            granted.get_column("limit"),
+            unless_declined("limit"),
             grade,
             grade_series(rules.policy, scores.grade_index, "model_grade"),
             pl.Series("pd_12m", scores.pd_12m),
             pl.Series("score", scores.score),
             token_lists("reason_codes", codes, vocabulary),
             token_lists("rules_fired", rule_tokens, [r.id for r in ordered]),
-            *(
-                granted.get_column(c)
-                for c in ("binding_constraint", "expected_loss", "daily_repayment")
-            ),
+            limited.get_column("binding_constraint"),
+            unless_declined("expected_loss"),
+            unless_declined("daily_repayment"),
             *(
                 pl.Series(name, [version], dtype=pl.String()).new_from_index(0, rows)
                 for name, version in (

@@ -13,6 +13,8 @@ carry that figure yet, so S uses the two it has (both conservative) and says so 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import polars as pl
 
 from underwriting.features import DAYS_PER_MONTH
@@ -27,6 +29,15 @@ def apply_limits(frame: pl.LazyFrame | pl.DataFrame, limits: Limits) -> pl.LazyF
     expected_loss and daily_repayment to a frame holding avg_monthly_sales, sales_90d,
     existing_exposure, industry_max_limit, grade, pd_12m and rule_cap (the smallest limit
     cap that fired, null when none did)."""
+    query = frame.lazy()
+    for stage in _stages(limits):
+        query = query.with_columns(stage)
+    return query
+
+
+@lru_cache(maxsize=64)  # immutable; building them costs more than running them on one row
+def _stages(limits: Limits) -> tuple[tuple[pl.Expr, ...], ...]:
+    """`apply_limits`' columns, in the stages that compute them one after another."""
     multiples = {g.grade: g.multiple for g in limits.grade}
     holdbacks = {g.grade: g.holdback for g in limits.grade}
     base = pl.min_horizontal(
@@ -61,20 +72,15 @@ def apply_limits(frame: pl.LazyFrame | pl.DataFrame, limits: Limits) -> pl.LazyF
     # (49 x (1/49) < 1); this is exactly the largest multiple of the unit within the headroom.
     whole = pl.col("headroom").floor().cast(pl.Int64())
     return (
-        frame.lazy()
-        .with_columns(base.alias("base_sales"))
-        .with_columns(
-            ceiling_expr.alias(f"ceiling_{name}") for name, ceiling_expr in ceilings.items()
-        )
-        .with_columns(
-            pl.min_horizontal(pl.col(f"ceiling_{name}") for name in CONSTRAINTS).alias("ceiling")
-        )
-        .with_columns(headroom.alias("headroom"), binding.alias("binding_constraint"))
-        .with_columns((whole // unit * unit).alias("limit"))
-        .with_columns(
+        (base.alias("base_sales"),),
+        tuple(ceiling_expr.alias(f"ceiling_{name}") for name, ceiling_expr in ceilings.items()),
+        (pl.min_horizontal(pl.col(f"ceiling_{name}") for name in CONSTRAINTS).alias("ceiling"),),
+        (headroom.alias("headroom"), binding.alias("binding_constraint")),
+        ((whole // unit * unit).alias("limit"),),
+        (
             (pl.col("pd_12m") * limits.lgd * pl.col("limit")).round(2).alias("expected_loss"),
             (pl.col("limit") * (1 + limits.fee) / limits.term_days)
             .round(2)
             .alias("daily_repayment"),
-        )
+        ),
     )
