@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -159,7 +159,9 @@ class _Check:
     fails: pl.Expr
     message: pl.Expr
 
+    @cached_property  # the cached checks' texts are built once, too
     def text(self) -> pl.Expr:
+        """The message on rows that fail, null on the others."""
         return pl.when(self.fails).then(self.message)
 
 
@@ -319,8 +321,13 @@ def _quarantine_rows(
     table: Table, source: str, failed: pl.LazyFrame, checks: list[_Check]
 ) -> pl.LazyFrame:
     """Failed rows as quarantine records: table, source, merchant, key, fields, reasons."""
-    reasons = pl.concat_list(c.text() for c in checks).list.drop_nulls()
-    return failed.with_columns(reasons.alias(_PROBLEMS)).select(
+    reasons = pl.concat_list(c.text for c in checks).list.drop_nulls()
+    return failed.with_columns(reasons.alias(_PROBLEMS)).select(*_quarantine_columns(table, source))
+
+
+@lru_cache(maxsize=64)  # immutable expressions, built once per table and source
+def _quarantine_columns(table: Table, source: str) -> tuple[pl.Expr, ...]:
+    return (
         pl.lit(table.name).alias("table"),
         pl.lit(source).alias("source"),
         (
