@@ -286,12 +286,10 @@ def own_features(
     keys = applications.select(KEY_COLUMNS)
     cash = _cashflow_aggregates(_dated_rows(cashflow, keys, as_of))
     shop = _traffic_aggregates(_dated_rows(traffic, keys, as_of))
-    joined = applications.join(cash, on=KEY_COLUMNS, how="left").join(
-        shop, on=KEY_COLUMNS, how="left"
-    )
+    own = applications.join(cash, on=KEY_COLUMNS, how="left").join(shop, on=KEY_COLUMNS, how="left")
     for stage in _own_stages():
-        joined = joined.with_columns(stage)
-    return joined
+        own = own.with_columns(stage)
+    return own
 
 
 @cache
