@@ -28,7 +28,7 @@ from underwriting.errors import InputError, PolicyError
 from underwriting.features import build_features
 from underwriting.frames import plain_columns
 from underwriting.limits import apply_limits
-from underwriting.lists import first_present, token_lists
+from underwriting.lists import enum_values, first_present, token_lists
 from underwriting.loader import QUARANTINE_SCHEMA, ValidatedTable, validate
 from underwriting.model import Scorecard
 from underwriting.policy import Limits
@@ -363,9 +363,7 @@ def _decide(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.Data
         [
             features.get_column("merchant_id"),
             features.get_column("as_of"),
-            pl.Series("outcome", list(OUTCOMES), dtype=pl.Enum(OUTCOMES)).gather(
-                pl.Series(outcome, dtype=pl.UInt32())
-            ),
+            enum_values(OUTCOMES).gather(pl.Series(outcome, dtype=pl.UInt32())).alias("outcome"),
             unless_declined("limit"),
             grade,
             grade_series(rules.policy, scores.grade_index, "model_grade"),
