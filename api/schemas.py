@@ -1,5 +1,5 @@
 """Request and response bodies of the API. Input rows are the data contract's records
-(`underwriting.contract`), so the API checks exactly what the batch loader checks."""
+(`underwriting.contract.tables`), so the API checks exactly what the batch loader checks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from underwriting.contract import CashflowRecord, MerchantRecord, TrafficRecord
+from underwriting.contract.tables import CashflowRecord, MerchantRecord, TrafficRecord
 
 MAX_DAYS = 3700  # ten years of daily rows per table
 UNION_TAGS = frozenset({"lookup", "inline", "approve", "decline"})

@@ -19,13 +19,13 @@ import polars as pl
 from api import store
 from api.batching import Batcher
 from api.settings import Settings
-from underwriting.contract import CASHFLOW, INDUSTRY_BENCHMARKS, MERCHANTS, TRAFFIC, Table
-from underwriting.decisions import Application, Engine, Prepared
+from underwriting.batch.rescore import input_fingerprint
+from underwriting.contract.tables import CASHFLOW, INDUSTRY_BENCHMARKS, MERCHANTS, TRAFFIC, Table
+from underwriting.contract.validation import find_table, require_table
+from underwriting.engine import Application, Engine, Prepared
 from underwriting.errors import InputError, PolicyError
-from underwriting.loader import find_table, require_table
-from underwriting.model import Scorecard, load_model
-from underwriting.rescore import input_fingerprint
-from underwriting.rules import RuleSet, check_rule_set, load_rule_set
+from underwriting.model.artifact import Scorecard, load_model
+from underwriting.policy.rules import RuleSet, check_rule_set, load_rule_set
 
 DECISION_FIELDS = (
     "outcome",

@@ -20,9 +20,9 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import machine
 
-from underwriting.decisions import Application, Engine, Prepared
-from underwriting.model import load_model
-from underwriting.rules import load_rule_set
+from underwriting.engine import Application, Engine, Prepared
+from underwriting.model.artifact import load_model
+from underwriting.policy.rules import load_rule_set
 
 RULES = Path(__file__).resolve().parents[1] / "rules" / "v1"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import polars as pl
 
-from underwriting.metrics import auc
-from underwriting.model import load_model
-from underwriting.scoring import score_arrays
-from underwriting.training import canonical_order, options_of, split
+from underwriting.model.artifact import load_model
+from underwriting.model.metrics import auc
+from underwriting.model.scoring import score_arrays
+from underwriting.model.training import canonical_order, options_of, split
 
 
 def main() -> int:

@@ -24,10 +24,10 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import machine
 
-from underwriting.model import Scorecard
-from underwriting.policy import load_policy
-from underwriting.scoring import score
-from underwriting.training import TrainingOptions, target_values, train
+from underwriting.model.artifact import Scorecard
+from underwriting.model.scoring import score
+from underwriting.model.training import TrainingOptions, target_values, train
+from underwriting.policy.parameters import load_policy
 
 RULES = Path(__file__).resolve().parents[1] / "rules" / "v1"
 
@@ -121,7 +121,7 @@ def main() -> int:
     print("| scorer | produces | seconds | rows/s | vs fastest peer |")
     print("|---|---|---:|---:|---:|")
     for name, produces, seconds in (
-        ("underwriting.scoring.score", "PD, score, grade, 4 reasons", ours),
+        ("underwriting.model.scoring.score", "PD, score, grade, 4 reasons", ours),
         ("toad ScoreCard.predict", "score", toad_time),
         ("optbinning Scorecard.score", "score", opt_time),
     ):

@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, settings
 
-from underwriting.model import Scorecard
-from underwriting.policy import Policy, load_policy
-from underwriting.simulate import SimulationConfig, simulate
-from underwriting.training import TrainingOptions, train
+from underwriting.model.artifact import Scorecard
+from underwriting.model.training import TrainingOptions, train
+from underwriting.policy.parameters import Policy, load_policy
+from underwriting.simulate.book import SimulationConfig, simulate
 
 RULES_V1 = Path(__file__).resolve().parents[1] / "rules" / "v1"
 
@@ -63,7 +63,7 @@ TRAINING_BOOK = SimulationConfig(
 @pytest.fixture(scope="session")
 def training_table(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     """Features as of each application date with the outcome, for 5,000 simulated merchants."""
-    from underwriting.pipeline import build_feature_table
+    from underwriting.batch.feature_table import build_feature_table
 
     folder = tmp_path_factory.mktemp("training")
     simulate(TRAINING_BOOK, folder / "book")

@@ -9,14 +9,14 @@ import numpy as np
 import polars as pl
 from hypothesis import strategies as st
 
-from underwriting.contract import (
+from underwriting.contract.tables import (
     CASHFLOW,
     INDUSTRY_BENCHMARKS,
     MERCHANTS,
     SEASONAL_INDEX_COLUMNS,
     TRAFFIC,
 )
-from underwriting.industries import CATALOGUE
+from underwriting.simulate.industries import CATALOGUE
 
 AS_OF = dt.date(2026, 10, 1)
 

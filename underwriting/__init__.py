@@ -5,7 +5,9 @@ simulator. Engine functions are pure (polars frames in, frames out); I/O happens
 `loader`, `pipeline`, `simulate` and the CLI.
 """
 
-from underwriting.contract import TABLES, Table
+from underwriting.batch.feature_table import FeatureBuild, build_feature_table
+from underwriting.contract.tables import TABLES, Table
+from underwriting.contract.validation import Portfolio, ValidatedTable, open_portfolio, validate
 from underwriting.errors import (
     InputError,
     MissingColumnsError,
@@ -13,11 +15,9 @@ from underwriting.errors import (
     UnderwritingError,
     UnreadableTableError,
 )
-from underwriting.features import against_industry, build_features, own_features
-from underwriting.loader import Portfolio, ValidatedTable, open_portfolio, validate
-from underwriting.pipeline import FeatureBuild, build_feature_table
-from underwriting.registry import FEATURES, Feature, feature_schema
-from underwriting.simulate import SimulationConfig, simulate
+from underwriting.features.compute import against_industry, build_features, own_features
+from underwriting.features.registry import FEATURES, Feature, feature_schema
+from underwriting.simulate.book import SimulationConfig, simulate
 
 __all__ = [
     "FEATURES",

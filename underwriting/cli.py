@@ -14,24 +14,24 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
-from underwriting.charts import text_band_chart
-from underwriting.contract import MERCHANTS
-from underwriting.decisions import Application, Engine
+from underwriting.batch.feature_table import AsOfSpec, FeatureBuild, build_feature_table
+from underwriting.batch.rescore import rescore
+from underwriting.contract.tables import MERCHANTS
+from underwriting.contract.validation import open_portfolio, require_table
+from underwriting.engine import Application, Engine
 from underwriting.errors import InputError, UnderwritingError
-from underwriting.features import build_features
-from underwriting.loader import open_portfolio, require_table
-from underwriting.merchant_report import band_points, merchant_report, sales_against_industry
-from underwriting.model import load_model, save_model
-from underwriting.model_report import model_report
-from underwriting.pipeline import AsOfSpec, FeatureBuild, build_feature_table
-from underwriting.policy import load_policy
-from underwriting.reasons import columns_needed, with_reason_texts
-from underwriting.registry import FEATURES
-from underwriting.rescore import rescore
-from underwriting.rules import check_rule_set, load_rule_set
-from underwriting.scoring import score
-from underwriting.simulate import SimulationConfig, simulate
-from underwriting.training import TrainingOptions, train
+from underwriting.features.compute import build_features
+from underwriting.features.registry import FEATURES
+from underwriting.model.artifact import load_model, save_model
+from underwriting.model.reasons import columns_needed, with_reason_texts
+from underwriting.model.scoring import score
+from underwriting.model.training import TrainingOptions, train
+from underwriting.policy.parameters import load_policy
+from underwriting.policy.rules import check_rule_set, load_rule_set
+from underwriting.reports.charts import text_band_chart
+from underwriting.reports.merchant import band_points, merchant_report, sales_against_industry
+from underwriting.reports.model import model_report
+from underwriting.simulate.book import SimulationConfig, simulate
 
 
 def _date(text: str) -> dt.date:

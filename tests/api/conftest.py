@@ -23,8 +23,8 @@ from api import migrate, store
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import RULES_V1
-from underwriting.model import Scorecard, save_model
-from underwriting.policy import Policy
+from underwriting.model.artifact import Scorecard, save_model
+from underwriting.policy.parameters import Policy
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -29,8 +29,8 @@ from api.service import (
     application_from_input,
 )
 from tests.api.conftest import settings_for
-from underwriting.contract import CASHFLOW
-from underwriting.decisions import Application, Prepared
+from underwriting.contract.tables import CASHFLOW
+from underwriting.engine import Application, Prepared
 
 AS_OF = dt.date(2026, 10, 1)
 

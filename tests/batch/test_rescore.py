@@ -18,12 +18,12 @@ import polars as pl
 import pytest
 
 from tests.conftest import RULES_V1
-from underwriting.decisions import Engine
+from underwriting.batch.rescore import rescore
+from underwriting.engine import Engine
 from underwriting.errors import InputError
-from underwriting.model import Scorecard, save_model
-from underwriting.policy import Policy
-from underwriting.rescore import rescore
-from underwriting.rules import load_rule_set
+from underwriting.model.artifact import Scorecard, save_model
+from underwriting.policy.parameters import Policy
+from underwriting.policy.rules import load_rule_set
 
 AS_OF = dt.date(2026, 10, 1)
 

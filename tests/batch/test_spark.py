@@ -14,12 +14,12 @@ import polars as pl
 import pytest
 
 from tests.conftest import RULES_V1
-from underwriting.decisions import Engine
+from underwriting.batch.rescore import Manifest, rescore
+from underwriting.engine import Engine
 from underwriting.errors import InputError
-from underwriting.model import Scorecard
-from underwriting.policy import Policy
-from underwriting.rescore import Manifest, rescore
-from underwriting.rules import load_rule_set
+from underwriting.model.artifact import Scorecard
+from underwriting.policy.parameters import Policy
+from underwriting.policy.rules import load_rule_set
 
 AS_OF = dt.date(2026, 10, 1)
 CHUNK = 150  # 600 merchants: four chunks, four Spark partitions

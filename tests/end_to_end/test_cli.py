@@ -12,11 +12,11 @@ import pytest
 
 from tests.conftest import RULES_V1
 from underwriting.cli import main
-from underwriting.decisions import Engine
-from underwriting.model import Scorecard, save_model
-from underwriting.policy import Policy
-from underwriting.registry import feature_schema
-from underwriting.rules import load_rule_set
+from underwriting.engine import Engine
+from underwriting.features.registry import feature_schema
+from underwriting.model.artifact import Scorecard, save_model
+from underwriting.policy.parameters import Policy
+from underwriting.policy.rules import load_rule_set
 
 
 def test_simulate_then_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

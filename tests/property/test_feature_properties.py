@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.strategies import AS_OF, Portfolio, portfolios
-from underwriting.features import build_features
-from underwriting.registry import FEATURES
+from underwriting.features.compute import build_features
+from underwriting.features.registry import FEATURES
 
 SALES_SCALED = [f.name for f in FEATURES if f.scaling == "sales"]
 INVARIANT = [f.name for f in FEATURES if f.scaling == "invariant"]

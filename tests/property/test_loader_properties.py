@@ -8,8 +8,8 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from underwriting.contract import CASHFLOW, MERCHANTS
-from underwriting.loader import validate
+from underwriting.contract.tables import CASHFLOW, MERCHANTS
+from underwriting.contract.validation import validate
 
 AS_OF = dt.date(2026, 10, 1)
 

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 
 from tests.conftest import RULES_V1
 from tests.strategies import AS_OF, Portfolio, portfolios
-from underwriting.decisions import Engine
-from underwriting.model import Scorecard
-from underwriting.policy import Policy
-from underwriting.rescore import rescore
-from underwriting.rules import load_rule_set
+from underwriting.batch.rescore import rescore
+from underwriting.engine import Engine
+from underwriting.model.artifact import Scorecard
+from underwriting.policy.parameters import Policy
+from underwriting.policy.rules import load_rule_set
 
 RULE_SET = load_rule_set(RULES_V1)
 

@@ -7,12 +7,12 @@ import polars as pl
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from underwriting.binning import OTHER
-from underwriting.model import CategoricalBinning, NumericBinning, Scorecard
-from underwriting.policy import Policy
-from underwriting.reasons import _sentences, reason_texts
-from underwriting.registry import FEATURES_BY_NAME
-from underwriting.scoring import _bin_index, _CompiledFeature, score, score_arrays
+from underwriting.features.registry import FEATURES_BY_NAME
+from underwriting.model.artifact import CategoricalBinning, NumericBinning, Scorecard
+from underwriting.model.binning import OTHER
+from underwriting.model.reasons import _sentences, reason_texts
+from underwriting.model.scoring import _bin_index, _CompiledFeature, score, score_arrays
+from underwriting.policy.parameters import Policy
 
 
 @given(data=st.data())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from underwriting.binning import (
+from underwriting.model.binning import (
     OTHER,
     BinningLimits,
     bin_categorical,

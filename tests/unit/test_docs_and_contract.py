@@ -10,17 +10,17 @@ import pytest
 from pydantic import ValidationError
 
 import underwriting
-from underwriting.contract import CASHFLOW, MERCHANTS, TABLES, CashflowRecord
-from underwriting.docs import pages
-from underwriting.features import build_features
-from underwriting.registry import FEATURES, feature_schema
+from underwriting.contract.tables import CASHFLOW, MERCHANTS, TABLES, CashflowRecord
+from underwriting.features.compute import build_features
+from underwriting.features.registry import FEATURES, feature_schema
+from underwriting.io.docs import pages
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_generated_docs_are_current() -> None:
     for name, text in pages().items():
-        assert (DOCS / name).read_text() == text, f"run: python -m underwriting.docs ({name})"
+        assert (DOCS / name).read_text() == text, f"run: python -m underwriting.io.docs ({name})"
 
 
 def test_polars_schema_and_pydantic_model_agree() -> None:

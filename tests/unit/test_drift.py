@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from underwriting.drift import baseline_bands, psi, shares_in, stability
+from underwriting.model.drift import baseline_bands, psi, shares_in, stability
 
 
 def test_the_same_population_is_stable_and_a_shifted_one_is_not() -> None:

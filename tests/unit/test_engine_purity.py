@@ -8,13 +8,20 @@ from pathlib import Path
 import pytest
 
 ENGINE = Path(__file__).resolve().parents[2] / "underwriting"
-PURE = ["contract", "registry", "features", "benchmarks", "errors", "industries"]
+PURE = [
+    "contract/tables",
+    "features/registry",
+    "features/compute",
+    "simulate/industry_benchmarks",
+    "errors",
+    "simulate/industries",
+]
 EDGE = {
-    "underwriting.loader",
-    "underwriting.pipeline",
+    "underwriting.contract.validation",
+    "underwriting.batch.feature_table",
     "underwriting.cli",
-    "underwriting.simulate",
-    "underwriting.docs",
+    "underwriting.simulate.book",
+    "underwriting.io.docs",
 }
 BANNED = {"pickle", "joblib", "subprocess"}
 

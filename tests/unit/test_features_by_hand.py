@@ -8,15 +8,15 @@ import math
 import polars as pl
 import pytest
 
-from underwriting.contract import (
+from underwriting.contract.tables import (
     CASHFLOW,
     INDUSTRY_BENCHMARKS,
     MERCHANTS,
     SEASONAL_INDEX_COLUMNS,
     TRAFFIC,
 )
-from underwriting.features import build_features
-from underwriting.registry import feature_schema
+from underwriting.features.compute import build_features
+from underwriting.features.registry import feature_schema
 
 T = dt.date(2025, 1, 1)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from underwriting.batch.feature_table import FeatureBuild, build_feature_table
 from underwriting.errors import MissingColumnsError, UnreadableTableError
-from underwriting.pipeline import FeatureBuild, build_feature_table
 
 AS_OF = dt.date(2026, 10, 1)
 Tables = dict[str, pl.DataFrame]

@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 
 from tests.unit.test_features_by_hand import T, benchmarks, cashflow_a
-from underwriting.charts import BandPoint, band_chart, text_band_chart
 from underwriting.cli import main
-from underwriting.contract import CASHFLOW
-from underwriting.merchant_report import sales_against_industry
+from underwriting.contract.tables import CASHFLOW
+from underwriting.reports.charts import BandPoint, band_chart, text_band_chart
+from underwriting.reports.merchant import sales_against_industry
 
 
 def test_periods_sum_sales_and_scale_the_band_by_season() -> None:

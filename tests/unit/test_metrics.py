@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from underwriting.metrics import auc, discrimination, hosmer_lemeshow, ks
+from underwriting.model.metrics import auc, discrimination, hosmer_lemeshow, ks
 
 
 def test_auc_counts_ordered_pairs_and_half_ties() -> None:

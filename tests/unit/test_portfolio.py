@@ -6,7 +6,13 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from underwriting.portfolio import flip_summary, flips, migration, rules_fired, segment_totals
+from underwriting.reports.run_figures import (
+    flip_summary,
+    flips,
+    migration,
+    rules_fired,
+    segment_totals,
+)
 
 GRADES = pl.Enum(["A", "B", "C", "D"])
 OUTCOMES = pl.Enum(["approve", "refer", "decline"])

@@ -13,10 +13,10 @@ import pytest
 
 from tests.conftest import RULES_V1
 from underwriting.errors import InputError, PolicyError
-from underwriting.model import Scorecard, load_model, save_model
-from underwriting.policy import Policy, load_policy
-from underwriting.scoring import MAX_REASONS, score, score_arrays
-from underwriting.training import TrainingOptions, train
+from underwriting.model.artifact import Scorecard, load_model, save_model
+from underwriting.model.scoring import MAX_REASONS, score, score_arrays
+from underwriting.model.training import TrainingOptions, train
+from underwriting.policy.parameters import Policy, load_policy
 
 
 def test_training_reports_metrics_and_selection(trained: tuple[Scorecard, Policy]) -> None:
@@ -163,7 +163,7 @@ def test_reasons_are_at_most_four_and_name_model_features(
 def test_model_report_is_one_offline_page(
     trained: tuple[Scorecard, Policy], training_table: pl.DataFrame
 ) -> None:
-    from underwriting.model_report import model_report
+    from underwriting.reports.model import model_report
 
     model, policy = trained
     page = model_report(model, policy, training_table)

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from tests.conftest import SMALL_BOOK
-from underwriting.contract import TABLES
-from underwriting.simulate import SimulationConfig, simulate, simulate_block
+from underwriting.contract.tables import TABLES
+from underwriting.simulate.book import SimulationConfig, simulate, simulate_block
 
 
 def auc(score: np.ndarray, label: np.ndarray) -> float:

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RULES_V1
-from underwriting.decisions import Application, Engine, Prepared
+from underwriting.engine import Application, Engine, Prepared
 from underwriting.errors import InputError
-from underwriting.model import Scorecard
-from underwriting.policy import Policy
-from underwriting.rules import load_rule_set
+from underwriting.model.artifact import Scorecard
+from underwriting.policy.parameters import Policy
+from underwriting.policy.rules import load_rule_set
 
 AS_OF = dt.date(2026, 10, 1)
 

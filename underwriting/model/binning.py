@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from underwriting.model import CategoricalBinning, NumericBinning
+from underwriting.model.artifact import CategoricalBinning, NumericBinning
 
 Trend = Literal["ascending", "descending"]
 """How the bad rate moves as the feature's value rises."""

@@ -17,8 +17,8 @@ from functools import lru_cache
 
 import polars as pl
 
-from underwriting.features import DAYS_PER_MONTH
-from underwriting.policy import Limits
+from underwriting.features.compute import DAYS_PER_MONTH
+from underwriting.policy.parameters import Limits
 
 CONSTRAINTS = ("multiple", "capacity", "industry_max", "programme_max", "rule_cap")
 """The ceilings a limit is the smallest of, in the order ties are named."""

@@ -23,18 +23,18 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from underwriting.contract import CASHFLOW, MERCHANTS, TRAFFIC
+from underwriting.columns.one_chunk import plain_columns
+from underwriting.columns.token_lists import enum_values, first_present, token_lists
+from underwriting.contract.tables import CASHFLOW, MERCHANTS, TRAFFIC
+from underwriting.contract.validation import QUARANTINE_SCHEMA, ValidatedTable, validate
 from underwriting.errors import InputError, PolicyError
-from underwriting.features import build_features
-from underwriting.frames import plain_columns
-from underwriting.limits import apply_limits
-from underwriting.lists import enum_values, first_present, token_lists
-from underwriting.loader import QUARANTINE_SCHEMA, ValidatedTable, validate
-from underwriting.model import Scorecard
-from underwriting.policy import Limits
-from underwriting.reasons import reason_texts
-from underwriting.rules import Rule, RuleSet
-from underwriting.scoring import MAX_REASONS, grade_series, score_arrays_of
+from underwriting.features.compute import build_features
+from underwriting.model.artifact import Scorecard
+from underwriting.model.reasons import reason_texts
+from underwriting.model.scoring import MAX_REASONS, grade_series, score_arrays_of
+from underwriting.policy.limits import apply_limits
+from underwriting.policy.parameters import Limits
+from underwriting.policy.rules import Rule, RuleSet
 
 OUTCOMES = ("approve", "refer", "decline")
 BELOW_MINIMUM = "LIMIT-BELOW-MINIMUM"

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from underwriting.errors import PolicyError
-from underwriting.metrics import Discrimination
-from underwriting.policy import Scaling
+from underwriting.model.metrics import Discrimination
+from underwriting.policy.parameters import Scaling
 
 FORMAT: Final = "underwriting.scorecard/1"
 

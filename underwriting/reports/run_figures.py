@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from underwriting.drift import ScoreBands, Stability, baseline_bands, psi, shares_in, stability
+from underwriting.model.drift import (
+    ScoreBands,
+    Stability,
+    baseline_bands,
+    psi,
+    shares_in,
+    stability,
+)
 
 REPORT_COLUMNS = (
     "merchant_id",

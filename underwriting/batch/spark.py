@@ -27,12 +27,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from underwriting.decisions import Engine
+from underwriting.batch.feature_table import Book, open_book
+from underwriting.batch.rescore import chunk_tally, decide_chunk, decisions_part
+from underwriting.engine import Engine
 from underwriting.errors import InputError, PolicyError, UnderwritingError
-from underwriting.model import Scorecard
-from underwriting.pipeline import Book, open_book
-from underwriting.rescore import chunk_tally, decide_chunk, decisions_part
-from underwriting.rules import RuleSet
+from underwriting.model.artifact import Scorecard
+from underwriting.policy.rules import RuleSet
 
 _LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 _DONE = pa.schema(

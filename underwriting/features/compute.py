@@ -16,8 +16,8 @@ from functools import cache, reduce
 
 import polars as pl
 
-from underwriting.contract import SEASONAL_INDEX_COLUMNS
-from underwriting.registry import KEY_COLUMNS, feature_schema
+from underwriting.contract.tables import SEASONAL_INDEX_COLUMNS
+from underwriting.features.registry import KEY_COLUMNS, feature_schema
 
 AsOfDates = dt.date | pl.LazyFrame | pl.DataFrame
 """One as-of date for all merchants, or a frame of (merchant_id, as_of) pairs."""

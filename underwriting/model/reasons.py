@@ -13,11 +13,11 @@ from functools import cache
 import numpy as np
 import polars as pl
 
-from underwriting.binning import OTHER
-from underwriting.lists import enum_values, lists_of
-from underwriting.model import ModelFeature, NumericBinning, Scorecard
-from underwriting.registry import FEATURES_BY_NAME
-from underwriting.scoring import MAX_REASONS
+from underwriting.columns.token_lists import enum_values, lists_of
+from underwriting.features.registry import FEATURES_BY_NAME
+from underwriting.model.artifact import ModelFeature, NumericBinning, Scorecard
+from underwriting.model.binning import OTHER
+from underwriting.model.scoring import MAX_REASONS
 
 
 def _unit(feature: str) -> str:

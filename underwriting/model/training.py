@@ -21,20 +21,9 @@ import polars as pl
 import statsmodels.api as sm
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
-from underwriting.binning import (
-    BinningLimits,
-    Trend,
-    bin_categorical,
-    bin_index,
-    bin_numeric,
-    infer_trend,
-    information_value,
-    woe_table,
-)
-from underwriting.drift import baseline_bands
 from underwriting.errors import InputError
-from underwriting.metrics import discrimination, hosmer_lemeshow
-from underwriting.model import (
+from underwriting.features.registry import FEATURES_BY_NAME
+from underwriting.model.artifact import (
     CategoricalBinning,
     Dropped,
     GradeCalibration,
@@ -44,9 +33,20 @@ from underwriting.model import (
     ScoreDistribution,
     Training,
 )
-from underwriting.policy import Policy
-from underwriting.registry import FEATURES_BY_NAME
-from underwriting.scoring import score_arrays, score_arrays_of
+from underwriting.model.binning import (
+    BinningLimits,
+    Trend,
+    bin_categorical,
+    bin_index,
+    bin_numeric,
+    infer_trend,
+    information_value,
+    woe_table,
+)
+from underwriting.model.drift import baseline_bands
+from underwriting.model.metrics import discrimination, hosmer_lemeshow
+from underwriting.model.scoring import score_arrays, score_arrays_of
+from underwriting.policy.parameters import Policy
 
 Progress = Callable[[str], object]
 

@@ -17,11 +17,18 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from underwriting.contract import CASHFLOW, INDUSTRY_BENCHMARKS, MERCHANTS, OUTCOMES, TRAFFIC, Table
+from underwriting.contract.tables import (
+    CASHFLOW,
+    INDUSTRY_BENCHMARKS,
+    MERCHANTS,
+    OUTCOMES,
+    TRAFFIC,
+    Table,
+)
+from underwriting.contract.validation import QUARANTINE_SCHEMA, find_table, require_table, validate
 from underwriting.errors import InputError
-from underwriting.features import build_features
-from underwriting.loader import QUARANTINE_SCHEMA, find_table, require_table, validate
-from underwriting.registry import feature_schema
+from underwriting.features.compute import build_features
+from underwriting.features.registry import feature_schema
 
 AsOfSpec = dt.date | str
 """A date, or "outcomes" for each (merchant, as_of) pair of the outcomes table."""

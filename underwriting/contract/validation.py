@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from underwriting.contract import (
+from underwriting.contract.tables import (
     CASHFLOW,
     INDUSTRY_BENCHMARKS,
     MERCHANTS,

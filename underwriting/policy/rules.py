@@ -29,10 +29,10 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from underwriting.columns.one_chunk import plain_columns
 from underwriting.errors import PolicyError
-from underwriting.frames import plain_columns
-from underwriting.policy import Policy, load_policy
-from underwriting.registry import FEATURES_BY_NAME, feature_schema
+from underwriting.features.registry import FEATURES_BY_NAME, feature_schema
+from underwriting.policy.parameters import Policy, load_policy
 
 Kind = Literal["knockout", "refer", "grade_cap", "limit_cap"]
 

@@ -14,13 +14,13 @@ from itertools import pairwise
 import numpy as np
 import polars as pl
 
-from underwriting.charts import Series, bar_chart, html_page, line_chart
-from underwriting.model import NumericBinning, Scorecard
-from underwriting.policy import Policy
-from underwriting.reasons import format_value
-from underwriting.registry import FEATURES_BY_NAME
-from underwriting.scoring import score_arrays
-from underwriting.training import canonical_order, options_of, split, target_values
+from underwriting.features.registry import FEATURES_BY_NAME
+from underwriting.model.artifact import NumericBinning, Scorecard
+from underwriting.model.reasons import format_value
+from underwriting.model.scoring import score_arrays
+from underwriting.model.training import canonical_order, options_of, split, target_values
+from underwriting.policy.parameters import Policy
+from underwriting.reports.charts import Series, bar_chart, html_page, line_chart
 
 COLORS = {"train": "#1b9e77", "test": "#d95f02", "out_of_time": "#7570b3"}
 

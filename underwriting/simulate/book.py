@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from underwriting.benchmarks import industry_benchmarks, seasonal_sales
-from underwriting.contract import CASHFLOW, MERCHANTS, OUTCOMES, TRAFFIC
-from underwriting.features import own_features
-from underwriting.industries import CATALOGUE, REGIONS, Industry
+from underwriting.contract.tables import CASHFLOW, MERCHANTS, OUTCOMES, TRAFFIC
+from underwriting.features.compute import own_features
+from underwriting.simulate.industries import CATALOGUE, REGIONS, Industry
+from underwriting.simulate.industry_benchmarks import industry_benchmarks, seasonal_sales
 
 BLOCK = 10_000
 """Merchants per generated block (and per Parquet part); fixed for reproducibility."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from underwriting.contract import INDUSTRY_BENCHMARKS, SEASONAL_INDEX_COLUMNS
+from underwriting.contract.tables import INDUSTRY_BENCHMARKS, SEASONAL_INDEX_COLUMNS
 
 RISK_TIER_BOUNDS: tuple[float, ...] = (0.03, 0.05, 0.07, 0.10)
 """Default-rate upper bounds of risk tiers 1-4; higher rates are tier 5."""

@@ -1,15 +1,16 @@
-"""Write the reference pages generated from code: `python -m underwriting.docs [DIR]`."""
+"""Write the reference pages generated from code: `python -m underwriting.io.docs [DIR]`."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from underwriting import contract, registry
+from underwriting.contract import tables as contract
+from underwriting.features import registry
 
 CONTRACT_INTRO = """# The data contract
 
-Generated from `underwriting/contract.py` by `python -m underwriting.docs`; do not edit.
+Generated from `underwriting/contract/tables.py` by `python -m underwriting.io.docs`; do not edit.
 
 Tables are read from a data folder as `NAME.parquet`, `NAME.csv` or a folder `NAME/` of
 Parquet or CSV parts. CSV columns are read as text and converted; a value that does not
@@ -22,7 +23,7 @@ and industries absent from `industry_benchmarks` are quarantined too.
 
 FEATURES_INTRO = """# Features
 
-Generated from `underwriting/registry.py` by `python -m underwriting.docs`; do not edit.
+Generated from `underwriting/features/registry.py` by `python -m underwriting.io.docs`; do not edit.
 
 Every feature is computed as of a date T from data dated strictly before T. A 30-day
 period w (w = 0 the most recent) covers days T-30(w+1) to T-30w-1. A ratio whose

@@ -34,13 +34,13 @@ from typing import Any, Literal
 
 import polars as pl
 
-from underwriting.decisions import Engine, rule_reasons
-from underwriting.drift import ScoreBands
+from underwriting.batch.feature_table import Book, TableCount, add_counts, chunk_features, open_book
+from underwriting.engine import Engine, rule_reasons
 from underwriting.errors import InputError
-from underwriting.pipeline import Book, TableCount, add_counts, chunk_features, open_book
-from underwriting.portfolio import REPORT_COLUMNS
-from underwriting.portfolio_report import RunFigures, portfolio_report
-from underwriting.reasons import feature_meaning
+from underwriting.model.drift import ScoreBands
+from underwriting.model.reasons import feature_meaning
+from underwriting.reports.portfolio import RunFigures, portfolio_report
+from underwriting.reports.run_figures import REPORT_COLUMNS
 
 MANIFEST = "manifest.json"
 REPORT = "report.html"
@@ -155,7 +155,7 @@ def rescore(
         progress(sum(chunk_tally(out, i)["merchants"] for i in done_before))
     todo = [(i, lo, hi) for i, (lo, hi) in enumerate(ranges) if i not in done_before]
     if engine_kind == "spark":
-        from underwriting.spark_engine import decide_on_spark  # pyspark only when asked for
+        from underwriting.batch.spark import decide_on_spark  # pyspark only when asked for
 
         decide_on_spark(data_dir, as_of, out, engine, todo, master=spark_master, progress=progress)
     else:

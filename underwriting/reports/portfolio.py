@@ -16,9 +16,9 @@ from typing import Any
 
 import polars as pl
 
-from underwriting.charts import bar_chart, html_page
-from underwriting.drift import ACT, WATCH, ScoreBands
-from underwriting.portfolio import (
+from underwriting.model.drift import ACT, WATCH, ScoreBands
+from underwriting.reports.charts import bar_chart, html_page
+from underwriting.reports.run_figures import (
     Drift,
     flip_summary,
     flips,

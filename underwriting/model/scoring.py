@@ -15,11 +15,11 @@ from itertools import pairwise
 import numpy as np
 import polars as pl
 
-from underwriting.binning import bin_index, woe_table
+from underwriting.columns.token_lists import enum_values, token_lists
 from underwriting.errors import InputError
-from underwriting.lists import enum_values, token_lists
-from underwriting.model import CategoricalBinning, NumericBinning, Scorecard
-from underwriting.policy import Policy
+from underwriting.model.artifact import CategoricalBinning, NumericBinning, Scorecard
+from underwriting.model.binning import bin_index, woe_table
+from underwriting.policy.parameters import Policy
 
 MAX_REASONS = 4
 _EPSILON = 1e-9

@@ -9,10 +9,10 @@ from typing import Any
 
 import polars as pl
 
-from underwriting.charts import BandPoint, band_chart, html_page
-from underwriting.contract import SEASONAL_INDEX_COLUMNS
-from underwriting.features import DAYS_PER_MONTH
-from underwriting.registry import FEATURES
+from underwriting.contract.tables import SEASONAL_INDEX_COLUMNS
+from underwriting.features.compute import DAYS_PER_MONTH
+from underwriting.features.registry import FEATURES
+from underwriting.reports.charts import BandPoint, band_chart, html_page
 
 PERIOD_DAYS = 30
 

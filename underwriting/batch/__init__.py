@@ -1,0 +1,1 @@
+"""Batch runs over a data folder: the feature table, re-scoring, and Spark."""

@@ -1,0 +1,1 @@
+"""The data contract: the input tables, their bounds, and pure row validation."""

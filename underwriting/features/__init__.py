@@ -1,0 +1,1 @@
+"""The feature registry and the feature computation (pure polars queries)."""

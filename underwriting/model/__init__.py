@@ -1,0 +1,1 @@
+"""The PD model: artifact, binning, scoring, reasons, training, metrics and drift."""

@@ -1,0 +1,1 @@
+"""Policy parameters, rules (one table of rule kinds) and the limit engine."""

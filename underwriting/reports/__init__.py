@@ -1,0 +1,1 @@
+"""Charts and the offline HTML pages: model, portfolio run and merchant."""

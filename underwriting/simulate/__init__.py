@@ -1,0 +1,1 @@
+"""The synthetic merchant book: its industries, daily data and benchmarks."""
