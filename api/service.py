@@ -19,13 +19,15 @@ import polars as pl
 from api import store
 from api.batching import Batcher
 from api.settings import Settings
-from underwriting.batch.rescore import input_fingerprint
+from underwriting.applications import Application, Prepared
 from underwriting.contract.tables import CASHFLOW, INDUSTRY_BENCHMARKS, MERCHANTS, TRAFFIC, Table
-from underwriting.contract.validation import find_table, require_table
-from underwriting.engine import Application, Engine, Prepared
+from underwriting.engine import Engine
 from underwriting.errors import InputError, PolicyError
-from underwriting.model.artifact import Scorecard, load_model
-from underwriting.policy.rules import RuleSet, check_rule_set, load_rule_set
+from underwriting.io.artifacts import load_model
+from underwriting.io.data_folder import DataFolder, Lookup
+from underwriting.io.rule_sets import check_rule_set, load_rule_set
+from underwriting.model.artifact import Scorecard
+from underwriting.policy.rules import RuleSet
 
 DECISION_FIELDS = (
     "outcome",
@@ -161,8 +163,7 @@ class Service:
 
     settings: Settings
     engine: Engine
-    merchants: pl.DataFrame
-    daily: tuple[pl.LazyFrame, pl.LazyFrame]  # cash flow and traffic scans, opened once
+    merchants: Lookup  # the data source, opened once
     data_fingerprint: str
     _engines: dict[tuple[str, str], Engine] = field(default_factory=dict)
     _batcher: Batcher[ById | dict[str, Any], Decided] = field(init=False)
@@ -174,15 +175,10 @@ class Service:
     def load(cls, settings: Settings) -> Service:
         model = load_model(settings.model)
         rules = load_rule_set(settings.rules)
-        benchmarks = require_table(INDUSTRY_BENCHMARKS, settings.data)[0].collect()
-        merchants = require_table(MERCHANTS, settings.data)[0].collect()
-        traffic = find_table(TRAFFIC, settings.data)
-        daily = (
-            require_table(CASHFLOW, settings.data)[0],
-            traffic[0] if traffic is not None else pl.LazyFrame(schema=TRAFFIC.schema),
-        )
-        fingerprint = input_fingerprint(settings.data)[:16]
-        return cls(settings, Engine(model, rules, benchmarks), merchants, daily, fingerprint)
+        folder = DataFolder(settings.data)
+        lookup = folder.lookup()
+        engine = Engine(model, rules, lookup.benchmarks)
+        return cls(settings, engine, lookup, folder.fingerprint()[:16])
 
     def benchmark_row(self, industry_code: str) -> dict[str, Any]:
         """The industry's benchmark row, stored with each decision's input."""
@@ -218,10 +214,8 @@ class Service:
         """The input rows of each merchant found in the data source (profile, cash flow,
         traffic, benchmark), read in one scan; unknown merchants are left out, and one
         whose industry has no benchmark row gets that InputError."""
-        profiles = self.merchants.filter(pl.col("merchant_id").is_in(list(merchant_ids)))
-        found = profiles.unique("merchant_id", keep="first", maintain_order=True)
-        wanted = pl.col("merchant_id").is_in(found.get_column("merchant_id").implode())
-        cashflow, traffic = pl.collect_all([scan.filter(wanted) for scan in self.daily])
+        rows, conflicts = self.merchants.rows(merchant_ids)
+        found, cashflow, traffic = rows.merchants, rows.cashflow, rows.traffic
         tables = ((MERCHANTS, found), (CASHFLOW, cashflow), (TRAFFIC, traffic))
         frames = None
         if all(_round_trips(table, frame) for table, frame in tables):
@@ -233,7 +227,7 @@ class Service:
             cashflow.clear().select(CASHFLOW.schema.keys()),
             traffic.clear().select(TRAFFIC.schema.keys()),
         )
-        inputs: dict[str, Found | InputError] = {}
+        inputs: dict[str, Found | InputError] = dict(conflicts)
         for merchant in _rows(found):
             merchant_id = str(merchant["merchant_id"])
             try:

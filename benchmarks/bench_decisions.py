@@ -20,9 +20,10 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import machine
 
-from underwriting.engine import Application, Engine, Prepared
-from underwriting.model.artifact import load_model
-from underwriting.policy.rules import load_rule_set
+from underwriting.applications import Application, Prepared
+from underwriting.engine import Engine
+from underwriting.io.artifacts import load_model
+from underwriting.io.rule_sets import load_rule_set
 
 RULES = Path(__file__).resolve().parents[1] / "rules" / "v1"
 

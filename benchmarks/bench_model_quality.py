@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from underwriting.model.artifact import load_model
+from underwriting.io.artifacts import load_model
 from underwriting.model.metrics import auc
 from underwriting.model.scoring import score_arrays
 from underwriting.model.training import canonical_order, options_of, split

@@ -24,10 +24,10 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import machine
 
+from underwriting.io.rule_sets import load_policy
 from underwriting.model.artifact import Scorecard
 from underwriting.model.scoring import score
 from underwriting.model.training import TrainingOptions, target_values, train
-from underwriting.policy.parameters import load_policy
 
 RULES = Path(__file__).resolve().parents[1] / "rules" / "v1"
 

@@ -67,7 +67,7 @@ def create_app() -> FastAPI:
         async with real_lifespan(application):
             service: Service = application.state.service
             repeated = RepeatedDecisions(service)
-            ids = service.merchants.get_column("merchant_id").head(MERCHANTS).to_list()
+            ids = service.merchants.profiles.get_column("merchant_id").head(MERCHANTS).to_list()
             repeated.warm(ids, as_of)
             service.decide = repeated  # type: ignore[method-assign]
             yield

@@ -10,9 +10,10 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, settings
 
+from underwriting.io.rule_sets import load_policy
 from underwriting.model.artifact import Scorecard
 from underwriting.model.training import TrainingOptions, train
-from underwriting.policy.parameters import Policy, load_policy
+from underwriting.policy.parameters import Policy
 from underwriting.simulate.book import SimulationConfig, simulate
 
 RULES_V1 = Path(__file__).resolve().parents[1] / "rules" / "v1"

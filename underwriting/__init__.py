@@ -1,13 +1,11 @@
 """Small-business credit underwriting engine.
 
-The public front door: the data contract, the loader, the feature pipeline and the
-simulator. Engine functions are pure (polars frames in, frames out); I/O happens only in
-`loader`, `pipeline`, `simulate` and the CLI.
+The front door: the engine and what it decides with (a model artifact, a rule set, a data
+folder), the decision's schema and the errors.
 """
 
-from underwriting.batch.feature_table import FeatureBuild, build_feature_table
-from underwriting.contract.tables import TABLES, Table
-from underwriting.contract.validation import Portfolio, ValidatedTable, open_portfolio, validate
+from underwriting.applications import Application, Prepared
+from underwriting.engine import Engine
 from underwriting.errors import (
     InputError,
     MissingColumnsError,
@@ -15,30 +13,25 @@ from underwriting.errors import (
     UnderwritingError,
     UnreadableTableError,
 )
-from underwriting.features.compute import against_industry, build_features, own_features
-from underwriting.features.registry import FEATURES, Feature, feature_schema
-from underwriting.simulate.book import SimulationConfig, simulate
+from underwriting.io.artifacts import load_model, save_model
+from underwriting.io.data_folder import DataFolder
+from underwriting.io.rule_sets import load_rule_set
+from underwriting.model.artifact import Scorecard
+from underwriting.policy.rules import RuleSet
 
 __all__ = [
-    "FEATURES",
-    "TABLES",
-    "Feature",
-    "FeatureBuild",
+    "Application",
+    "DataFolder",
+    "Engine",
     "InputError",
     "MissingColumnsError",
     "PolicyError",
-    "Portfolio",
-    "SimulationConfig",
-    "Table",
+    "Prepared",
+    "RuleSet",
+    "Scorecard",
     "UnderwritingError",
     "UnreadableTableError",
-    "ValidatedTable",
-    "against_industry",
-    "build_feature_table",
-    "build_features",
-    "feature_schema",
-    "open_portfolio",
-    "own_features",
-    "simulate",
-    "validate",
+    "load_model",
+    "load_rule_set",
+    "save_model",
 ]

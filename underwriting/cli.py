@@ -14,20 +14,19 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
-from underwriting.batch.feature_table import AsOfSpec, FeatureBuild, build_feature_table
-from underwriting.batch.rescore import rescore
-from underwriting.contract.tables import MERCHANTS
-from underwriting.contract.validation import open_portfolio, require_table
-from underwriting.engine import Application, Engine
+from underwriting.applications import Application, prepare_with_cashflow
+from underwriting.batch.feature_table import FeatureBuild, build_feature_table
+from underwriting.batch.rescore import LocalRunner, rescore
+from underwriting.batch.spark import SparkRunner
+from underwriting.engine import Engine
 from underwriting.errors import InputError, UnderwritingError
-from underwriting.features.compute import build_features
 from underwriting.features.registry import FEATURES
-from underwriting.model.artifact import load_model, save_model
+from underwriting.io.artifacts import load_model, save_model
+from underwriting.io.data_folder import BookAsOf, DataFolder
+from underwriting.io.rule_sets import check_rule_set, load_policy, load_rule_set
 from underwriting.model.reasons import columns_needed, with_reason_texts
 from underwriting.model.scoring import score
 from underwriting.model.training import TrainingOptions, train
-from underwriting.policy.parameters import load_policy
-from underwriting.policy.rules import check_rule_set, load_rule_set
 from underwriting.reports.charts import text_band_chart
 from underwriting.reports.merchant import band_points, merchant_report, sales_against_industry
 from underwriting.reports.model import model_report
@@ -41,7 +40,7 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
 
 
-def _as_of(text: str) -> AsOfSpec:
+def _as_of(text: str) -> BookAsOf:
     return "outcomes" if text == "outcomes" else _date(text)
 
 
@@ -131,42 +130,29 @@ def _run_features(args: argparse.Namespace) -> int:
     return 0 if build.adds_up else 3
 
 
-def _one_merchant(
-    args: argparse.Namespace, purpose: str
-) -> tuple[Application, pl.DataFrame, pl.DataFrame]:
-    """One merchant's validated rows from --data, the benchmarks, and its quarantined rows."""
-    portfolio = open_portfolio(args.data, as_of=args.as_of)
-    mine = pl.col("merchant_id") == args.merchant
-    merchant, cashflow, traffic, held = pl.collect_all(
-        [
-            portfolio.merchants.kept.filter(mine),
-            portfolio.cashflow.kept.filter(mine),
-            portfolio.traffic.kept.filter(mine),
-            portfolio.quarantine().filter(mine),
-        ]
-    )
-    if merchant.is_empty():
-        why = (
-            "; ".join(held.filter(pl.col("table") == "merchants")["reason"])
-            or "no such merchant_id"
+def _one_merchant(args: argparse.Namespace, purpose: str) -> tuple[Application, pl.DataFrame]:
+    """One merchant's rows from --data as the files hold them, and the benchmarks."""
+    lookup = DataFolder(args.data).lookup()
+    found, conflicts = lookup.rows([args.merchant])
+    if args.merchant in conflicts:
+        raise conflicts[args.merchant]
+    if found.merchants.is_empty():
+        raise InputError(
+            f"merchants: merchant {args.merchant} cannot be {purpose}: no such merchant_id"
         )
-        raise InputError(f"merchants: merchant {args.merchant} cannot be {purpose}: {why}")
-    benchmarks = portfolio.industry_benchmarks.kept.collect()
-    return Application(merchant, cashflow, traffic, args.as_of), benchmarks, held
+    application = Application(found.merchants, found.cashflow, found.traffic, args.as_of)
+    return application, lookup.benchmarks
 
 
 def _run_report_merchant(args: argparse.Namespace) -> int:
-    application, benchmarks, held = _one_merchant(args, "reported")
-    merchant, cashflow = application.merchant, application.cashflow.lazy()
-    features = build_features(
-        merchant.lazy(), cashflow, application.traffic.lazy(), benchmarks.lazy(), args.as_of
-    ).collect()
-    benchmark = benchmarks.filter(pl.col("industry_code") == merchant["industry_code"][0]).row(
-        0, named=True
-    )
-    periods = sales_against_industry(cashflow, benchmark, args.as_of)
+    application, benchmarks = _one_merchant(args, "reported")
+    prepared, cashflow = prepare_with_cashflow(application, benchmarks)
+    features = prepared.features.row(0, named=True)
+    industry = features["industry_code"]
+    benchmark = benchmarks.filter(pl.col("industry_code") == industry).row(0, named=True)
+    periods = sales_against_industry(cashflow.lazy(), benchmark, args.as_of)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(merchant_report(features.row(0, named=True), periods, benchmark, held))
+    args.out.write_text(merchant_report(features, periods, benchmark, prepared.quarantine))
     print(f"Wrote {args.out}: open it in any browser (it needs no network).")
     return 0
 
@@ -298,9 +284,10 @@ def _run_rules_check(args: argparse.Namespace) -> int:
 
 
 def _run_decide(args: argparse.Namespace) -> int:
-    application, benchmarks, _ = _one_merchant(args, "decided")
+    application, benchmarks = _one_merchant(args, "decided")
     engine = Engine(load_model(args.model), load_rule_set(args.rules), benchmarks)
-    decision = engine.decide(application)
+    prepared, cashflow = prepare_with_cashflow(application, benchmarks)
+    decision = engine.decide_frame(prepared.features).row(0, named=True)
     if args.json:
         print(json.dumps(decision, default=str, indent=2))
         return 0
@@ -321,9 +308,9 @@ def _run_decide(args: argparse.Namespace) -> int:
         print(f"    [{code}] {text}")
     print(f"  rules fired: {', '.join(decision['rules_fired']) or 'none'}")
     print(f"  model {decision['model_version']}, rule set {decision['rule_set_version']}")
-    industry = application.merchant["industry_code"][0]
+    industry = prepared.features["industry_code"][0]
     benchmark = benchmarks.filter(pl.col("industry_code") == industry).row(0, named=True)
-    periods = sales_against_industry(application.cashflow.lazy(), benchmark, args.as_of, 12)
+    periods = sales_against_industry(cashflow.lazy(), benchmark, args.as_of, 12)
     print(
         f"  30-day sales against {benchmark['industry_name']} "
         "(░/▓ industry middle half, │ median, seasonally adjusted):"
@@ -336,7 +323,8 @@ def _run_decide(args: argparse.Namespace) -> int:
 
 def _run_rescore(args: argparse.Namespace) -> int:
     engine = Engine(load_model(args.model), load_rule_set(args.rules))
-    merchants = require_table(MERCHANTS, args.data)[0].select(pl.len()).collect().item()
+    merchants = DataFolder(args.data).merchant_count()
+    runner = SparkRunner(args.spark_master) if args.engine == "spark" else LocalRunner()
     with tqdm(total=merchants, unit="merchant", desc="rescore") as bar:
         manifest = rescore(
             args.data,
@@ -345,8 +333,7 @@ def _run_rescore(args: argparse.Namespace) -> int:
             engine,
             chunk_merchants=args.chunk,
             previous=args.previous,
-            engine_kind=args.engine,
-            spark_master=args.spark_master,
+            runner=runner,
             progress=bar.update,
         )
     print(

@@ -15,7 +15,6 @@ outcome, never an error; a single decision is this function on a one-row frame.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +22,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from underwriting.applications import Application, Prepared, prepare, prepare_many
 from underwriting.columns.one_chunk import plain_columns
 from underwriting.columns.token_lists import enum_values, first_present, token_lists
-from underwriting.contract.tables import CASHFLOW, MERCHANTS, TRAFFIC
-from underwriting.contract.validation import QUARANTINE_SCHEMA, ValidatedTable, validate
 from underwriting.errors import InputError, PolicyError
-from underwriting.features.compute import build_features
 from underwriting.model.artifact import Scorecard
 from underwriting.model.reasons import reason_texts
 from underwriting.model.scoring import MAX_REASONS, grade_series, score_arrays_of
@@ -47,36 +44,8 @@ _LIMIT_INPUTS = (
     "industry_max_limit",
 )
 _KIND_ORDER = {"knockout": 0, "refer": 1, "grade_cap": 2, "limit_cap": 3}
-_UNOPTIMIZED = pl.QueryOptFlags.none()
 _AS_EAGER = pl.QueryOptFlags.none(simplify_expression=True)
 """The optimizations polars applies to an eager DataFrame operation."""
-
-
-def _collect_small(query: pl.LazyFrame) -> pl.DataFrame:
-    """An application's query (a few thousand rows), run without the optimizer: on so few
-    rows its passes cost more than they save (about 3 ms of a decision's 26). The plan
-    means the same either way: the optimizer rewrites how, not what (single = batch from
-    raw data is pinned by tests/end_to_end/test_cli.py; all 2,000 sample merchants
-    matched bit for bit)."""
-    return query.collect(engine="in-memory", optimizations=_UNOPTIMIZED)
-
-
-@dataclass(frozen=True)
-class Application:
-    """One merchant's raw data: profile (one row), daily cash flow and traffic, as-of date."""
-
-    merchant: pl.DataFrame
-    cashflow: pl.DataFrame
-    traffic: pl.DataFrame
-    as_of: dt.date
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """One application's features (one row) and its input rows that failed validation."""
-
-    features: pl.DataFrame
-    quarantine: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -98,165 +67,25 @@ class Engine:
         return in_words(decisions, features, self.model, self.rules) if words else decisions
 
     def prepare(self, application: Application) -> Prepared:
-        """One merchant's features from its raw data, validated as a batch would be.
-
-        Rows that fail validation are left out of the features (as in a batch) and
-        returned as quarantine records; a profile that fails validation is an InputError
-        naming the field and the reason. Validation and features run as one query on the
-        in-memory engine: on one merchant's rows, planning costs more than the work.
-        """
-        if self.benchmarks is None:
-            raise PolicyError(
-                "this engine has no industry benchmarks; load it with them to decide from raw data"
-            )
-        ids = application.merchant.get_column("merchant_id").cast(pl.String(), strict=False)
-        profile, daily, query = self._features_query([application], application.as_of, ids)
-        features = _collect_small(query)
-        # Every kept daily row is counted by the features; only when some are missing is
-        # the (costlier) quarantine query run to say which rows and why.
-        complete = features.height == 1 and (
-            features["cashflow_days"][0] == application.cashflow.height
-            and features["traffic_days"][0] == application.traffic.height
-        )
-        quarantines = [profile.quarantine, *(d.quarantine for d in daily)]
-        held = (
-            pl.DataFrame(schema=QUARANTINE_SCHEMA)
-            if complete
-            else _collect_small(pl.concat(quarantines))
-        )
-        if features.height != 1:
-            reasons = held.filter(pl.col("table") == MERCHANTS.name)["reason"].to_list()
-            why = "; ".join(reasons) or f"{application.merchant.height} profile rows given"
-            raise InputError(f"merchants: the application needs exactly one valid profile: {why}")
-        return Prepared(features, held)
+        """One merchant's features from its raw data, validated once, as a batch would be
+        (`underwriting.applications.prepare`)."""
+        return prepare(application, self._benchmarks())
 
     def decide(self, application: Application) -> dict[str, Any]:
         """One merchant's decision from its raw data: the batch path on a one-row frame."""
         return self.decide_frame(self.prepare(application).features).row(0, named=True)
 
     def prepare_many(self, applications: Sequence[Application]) -> list[Prepared | InputError]:
-        """Each application's `prepare` result (or its InputError), computed together.
+        """Each application's `prepare` result (or its InputError), computed together
+        (`underwriting.applications.prepare_many`)."""
+        return prepare_many(applications, self._benchmarks())
 
-        Features are per merchant, so one query over the applications of an as-of date
-        gives each merchant, bit for bit, the features it gets alone, at little more than
-        the cost of one (planning dominates). Applications that cannot share a query (a
-        merchant id twice, daily rows of another merchant, not exactly one profile row),
-        and any group whose frames do not concatenate, are prepared one by one.
-        """
+    def _benchmarks(self) -> pl.DataFrame:
         if self.benchmarks is None:
             raise PolicyError(
                 "this engine has no industry benchmarks; load it with them to decide from raw data"
             )
-        alone = [not _batchable(a) for a in applications]
-        ids = [_merchant_id(a) for a in applications]
-        seen: set[str] = set()
-        for i, merchant in enumerate(ids):
-            if not alone[i] and merchant in seen:
-                alone[i] = True
-            seen.add(merchant or "")
-        by_date: dict[dt.date, list[int]] = {}
-        for i, application in enumerate(applications):
-            if not alone[i]:
-                by_date.setdefault(application.as_of, []).append(i)
-        results: list[Prepared | InputError | None] = [None] * len(applications)
-        for as_of, together in by_date.items():
-            if len(together) < 2:
-                continue
-            try:
-                batch = self._prepare_together([applications[i] for i in together], as_of)
-            except Exception:  # frames that do not concatenate: each is prepared alone
-                continue
-            for i, result in zip(together, batch, strict=True):
-                results[i] = result
-        for i, application in enumerate(applications):
-            if results[i] is None:
-                try:
-                    results[i] = self.prepare(application)
-                except InputError as error:
-                    results[i] = error
-        return [r for r in results if r is not None]
-
-    def _prepare_together(
-        self, applications: Sequence[Application], as_of: dt.date
-    ) -> list[Prepared | InputError]:
-        """`prepare` for applications of distinct merchants with the same as-of date, in
-        one query (the same query `prepare` runs, on more rows)."""
-        ids = [_merchant_id(a) for a in applications]
-        known = pl.Series("merchant_id", ids, dtype=pl.String())
-        profile, daily, query = self._features_query(applications, as_of, known)
-        features = _collect_small(query)
-        rows = {str(k[0]): f for k, f in features.partition_by("merchant_id", as_dict=True).items()}
-        complete = all(
-            merchant in rows
-            and rows[merchant]["cashflow_days"][0] == a.cashflow.height
-            and rows[merchant]["traffic_days"][0] == a.traffic.height
-            for merchant, a in zip(ids, applications, strict=True)
-        )
-        quarantines = [profile.quarantine, *(d.quarantine for d in daily)]
-        empty = pl.DataFrame(schema=QUARANTINE_SCHEMA)
-        held = empty if complete else _collect_small(pl.concat(quarantines))
-        results: list[Prepared | InputError] = []
-        for merchant, application in zip(ids, applications, strict=True):
-            mine = held.filter(pl.col("merchant_id") == merchant) if held.height else empty
-            if merchant not in rows:
-                reasons = mine.filter(pl.col("table") == MERCHANTS.name)["reason"].to_list()
-                why = "; ".join(reasons) or f"{application.merchant.height} profile rows given"
-                results.append(
-                    InputError(f"merchants: the application needs exactly one valid profile: {why}")
-                )
-            else:
-                results.append(Prepared(rows[merchant], mine))
-        return results
-
-    def _features_query(
-        self, applications: Sequence[Application], as_of: dt.date, merchant_ids: pl.Series
-    ) -> tuple[ValidatedTable, list[ValidatedTable], pl.LazyFrame]:
-        """The applications' rows validated (daily rows only of `merchant_ids`) and the
-        query of their features: what `prepare` runs, for one application or several."""
-        benchmarks = self.benchmarks
-        assert benchmarks is not None
-        profile = validate(
-            MERCHANTS,
-            pl.concat([a.merchant for a in applications], how="vertical_relaxed").lazy(),
-            source="application",
-            as_of=as_of,
-            industry_codes=benchmarks.get_column("industry_code"),
-        )
-        daily = [
-            validate(
-                table,
-                pl.concat(frames, how="vertical_relaxed").lazy(),
-                source="application",
-                as_of=as_of,
-                merchant_ids=merchant_ids,
-                check_every_key=True,
-            )
-            for table, frames in (
-                (CASHFLOW, [a.cashflow for a in applications]),
-                (TRAFFIC, [a.traffic for a in applications]),
-            )
-        ]
-        query = build_features(profile.kept, daily[0].kept, daily[1].kept, benchmarks.lazy(), as_of)
-        return profile, daily, query
-
-
-def _merchant_id(application: Application) -> str | None:
-    ids = application.merchant.get_column("merchant_id")
-    return str(ids[0]) if ids.len() == 1 and ids[0] is not None else None
-
-
-def _batchable(application: Application) -> bool:
-    """One profile row with an id, and daily rows that all carry that id."""
-    merchant = _merchant_id(application)
-    if merchant is None:
-        return False
-    for frame in (application.cashflow, application.traffic):
-        if "merchant_id" not in frame.columns:
-            return False
-        ids = frame.get_column("merchant_id").cast(pl.String(), strict=False)
-        if ids.null_count() or not bool((ids == merchant).all()):
-            return False
-    return True
+        return self.benchmarks
 
 
 def _limits(rules: RuleSet) -> Limits:

@@ -23,7 +23,8 @@ from api import migrate, store
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import RULES_V1
-from underwriting.model.artifact import Scorecard, save_model
+from underwriting.io.artifacts import save_model
+from underwriting.model.artifact import Scorecard
 from underwriting.policy.parameters import Policy
 
 ROOT = Path(__file__).resolve().parents[2]

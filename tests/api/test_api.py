@@ -15,9 +15,10 @@ from api import store
 from api.app import create_app
 from tests.api.conftest import Api, settings_for
 from tests.conftest import RULES_V1
-from underwriting.engine import Application, Engine
-from underwriting.model.artifact import load_model
-from underwriting.policy.rules import load_rule_set
+from underwriting.applications import Application
+from underwriting.engine import Engine
+from underwriting.io.artifacts import load_model
+from underwriting.io.rule_sets import load_rule_set
 
 AS_OF = "2026-10-01"
 PROBLEM = "application/problem+json"

@@ -29,8 +29,8 @@ from api.service import (
     application_from_input,
 )
 from tests.api.conftest import settings_for
+from underwriting.applications import Application, Prepared
 from underwriting.contract.tables import CASHFLOW
-from underwriting.engine import Application, Prepared
 
 AS_OF = dt.date(2026, 10, 1)
 
@@ -47,7 +47,7 @@ def test_looked_up_frames_are_the_frames_the_stored_input_reads_back_as(
     small_book: Path, models_dir: Path
 ) -> None:
     service = _service(small_book, models_dir)
-    ids = service.merchants.get_column("merchant_id").to_list()
+    ids = service.merchants.profiles.get_column("merchant_id").to_list()
     for start in range(0, len(ids), 100):
         requests = [
             ById(m, AS_OF, 25_000.0 if i % 2 else None)

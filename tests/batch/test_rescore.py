@@ -21,9 +21,10 @@ from tests.conftest import RULES_V1
 from underwriting.batch.rescore import rescore
 from underwriting.engine import Engine
 from underwriting.errors import InputError
-from underwriting.model.artifact import Scorecard, save_model
+from underwriting.io.artifacts import save_model
+from underwriting.io.rule_sets import load_rule_set
+from underwriting.model.artifact import Scorecard
 from underwriting.policy.parameters import Policy
-from underwriting.policy.rules import load_rule_set
 
 AS_OF = dt.date(2026, 10, 1)
 

@@ -15,11 +15,12 @@ import pytest
 
 from tests.conftest import RULES_V1
 from underwriting.batch.rescore import Manifest, rescore
+from underwriting.batch.spark import SparkRunner
 from underwriting.engine import Engine
 from underwriting.errors import InputError
+from underwriting.io.rule_sets import load_rule_set
 from underwriting.model.artifact import Scorecard
 from underwriting.policy.parameters import Policy
-from underwriting.policy.rules import load_rule_set
 
 AS_OF = dt.date(2026, 10, 1)
 CHUNK = 150  # 600 merchants: four chunks, four Spark partitions
@@ -39,8 +40,7 @@ def _on_spark(
         out,
         engine,
         chunk_merchants=CHUNK,
-        engine_kind="spark",
-        spark_master="local[2]",
+        runner=SparkRunner("local[2]"),
         progress=progress,
     )
 

@@ -14,9 +14,10 @@ from tests.conftest import RULES_V1
 from underwriting.cli import main
 from underwriting.engine import Engine
 from underwriting.features.registry import feature_schema
-from underwriting.model.artifact import Scorecard, save_model
+from underwriting.io.artifacts import save_model
+from underwriting.io.rule_sets import load_rule_set
+from underwriting.model.artifact import Scorecard
 from underwriting.policy.parameters import Policy
-from underwriting.policy.rules import load_rule_set
 
 
 def test_simulate_then_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

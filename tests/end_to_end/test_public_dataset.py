@@ -14,7 +14,7 @@ import pytest
 import statsmodels.api as sm
 
 from underwriting.cli import main
-from underwriting.model.artifact import load_model
+from underwriting.io.artifacts import load_model
 from underwriting.model.metrics import auc
 from underwriting.model.training import canonical_order, options_of, split, target_values
 

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from tests.conftest import RULES_V1
 from underwriting.engine import Engine, decide
 from underwriting.errors import InputError
+from underwriting.io.rule_sets import load_rule_set
 from underwriting.model.artifact import Scorecard
 from underwriting.policy.parameters import Policy
-from underwriting.policy.rules import Kind, Rule, RuleSet, load_rule_set
+from underwriting.policy.rules import Kind, Rule, RuleSet
 
 RULE_SET = load_rule_set(RULES_V1)
 KINDS: list[Kind] = ["knockout", "refer", "grade_cap", "limit_cap"]

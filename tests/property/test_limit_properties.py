@@ -11,8 +11,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.conftest import RULES_V1
+from underwriting.io.rule_sets import load_policy
 from underwriting.policy.limits import apply_limits
-from underwriting.policy.parameters import load_policy
 
 POLICY = load_policy(RULES_V1)[0]
 assert POLICY.limits is not None

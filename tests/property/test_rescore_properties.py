@@ -12,9 +12,9 @@ from tests.conftest import RULES_V1
 from tests.strategies import AS_OF, Portfolio, portfolios
 from underwriting.batch.rescore import rescore
 from underwriting.engine import Engine
+from underwriting.io.rule_sets import load_rule_set
 from underwriting.model.artifact import Scorecard
 from underwriting.policy.parameters import Policy
-from underwriting.policy.rules import load_rule_set
 
 RULE_SET = load_rule_set(RULES_V1)
 

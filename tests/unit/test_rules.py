@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import RULES_V1
 from underwriting.cli import main
 from underwriting.errors import PolicyError
-from underwriting.policy.rules import check_rule_set, load_rule_set
+from underwriting.io.rule_sets import check_rule_set, load_rule_set
 
 GOOD_RULE = """
 [[rule]]

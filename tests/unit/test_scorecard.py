@@ -13,10 +13,12 @@ import pytest
 
 from tests.conftest import RULES_V1
 from underwriting.errors import InputError, PolicyError
-from underwriting.model.artifact import Scorecard, load_model, save_model
+from underwriting.io.artifacts import load_model, save_model
+from underwriting.io.rule_sets import load_policy
+from underwriting.model.artifact import Scorecard
 from underwriting.model.scoring import MAX_REASONS, score, score_arrays
 from underwriting.model.training import TrainingOptions, train
-from underwriting.policy.parameters import Policy, load_policy
+from underwriting.policy.parameters import Policy
 
 
 def test_training_reports_metrics_and_selection(trained: tuple[Scorecard, Policy]) -> None:

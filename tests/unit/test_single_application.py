@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import RULES_V1
-from underwriting.engine import Application, Engine, Prepared
+from underwriting.applications import Application, Prepared
+from underwriting.engine import Engine
 from underwriting.errors import InputError
+from underwriting.io.rule_sets import load_rule_set
 from underwriting.model.artifact import Scorecard
 from underwriting.policy.parameters import Policy
-from underwriting.policy.rules import load_rule_set
 
 AS_OF = dt.date(2026, 10, 1)
 

@@ -23,20 +23,20 @@ result as an uninterrupted run; a finished run directory is never written again.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Protocol
 
 import polars as pl
 
-from underwriting.batch.feature_table import Book, TableCount, add_counts, chunk_features, open_book
+from underwriting.batch.feature_table import chunk_features
 from underwriting.engine import Engine, rule_reasons
 from underwriting.errors import InputError
+from underwriting.io.data_folder import Book, DataFolder, TableCount, add_counts
 from underwriting.model.drift import ScoreBands
 from underwriting.model.reasons import feature_meaning
 from underwriting.reports.portfolio import RunFigures, portfolio_report
@@ -45,7 +45,6 @@ from underwriting.reports.run_figures import REPORT_COLUMNS
 MANIFEST = "manifest.json"
 REPORT = "report.html"
 SEGMENT_COLUMNS = ("industry_code", "existing_exposure")
-EngineKind = Literal["local", "spark"]
 
 
 def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
@@ -61,16 +60,6 @@ def _write_json(path: Path, value: Any) -> None:
 
 def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
     _atomic_write(path, lambda p: frame.write_parquet(p, compression="zstd"))
-
-
-def input_fingerprint(data_dir: Path) -> str:
-    """SHA-256 over every input file's name, size and modification time."""
-    listing = "\n".join(
-        f"{p.relative_to(data_dir)} {p.stat().st_size} {p.stat().st_mtime_ns}"
-        for p in sorted(data_dir.rglob("*"))
-        if p.is_file()
-    )
-    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 @dataclass
@@ -100,6 +89,44 @@ class Manifest:
         return rows_add_up and self.merchants_in == self.decided + self.merchants_quarantined
 
 
+@dataclass(frozen=True)
+class Chunks:
+    """The chunks a run has still to decide (index, lowest id, id past the last), and what
+    deciding them needs."""
+
+    folder: DataFolder
+    as_of: dt.date
+    out: Path
+    engine: Engine
+    book: Book
+    todo: list[tuple[int, str | None, str | None]]
+
+
+Progress = Callable[[int], object]
+"""Called with the number of merchants of each chunk as it finishes."""
+
+
+class ChunkRunner(Protocol):
+    """Decides a run's chunks, each with `decide_chunk` (in this process, or elsewhere)."""
+
+    name: str
+    """What the manifest records as the run's engine."""
+
+    def run(self, chunks: Chunks, progress: Progress | None) -> None: ...
+
+
+class LocalRunner:
+    """Decides the chunks one after another in this process."""
+
+    name = "local"
+
+    def run(self, chunks: Chunks, progress: Progress | None) -> None:
+        for index, lo, hi in chunks.todo:
+            tally = decide_chunk(chunks.book, chunks.engine, chunks.out, index, lo, hi)
+            if progress is not None:
+                progress(tally["merchants"])
+
+
 def rescore(
     data_dir: Path,
     as_of: dt.date,
@@ -108,16 +135,18 @@ def rescore(
     *,
     chunk_merchants: int = 50_000,
     previous: Path | None = None,
-    engine_kind: EngineKind = "local",
-    spark_master: str = "local[*]",
-    progress: Callable[[int], object] | None = None,
+    runner: ChunkRunner | None = None,
+    progress: Progress | None = None,
 ) -> Manifest:
     """Decide every merchant in `data_dir` as of `as_of` into the run directory `out`, and
     write its report (against the finished run `previous`, when given).
 
-    `engine_kind` "spark" runs the chunks as Spark tasks (`spark_master`); the chunks, the
-    decision function and the files written are the same as the local engine's.
+    `runner` decides the chunks (default: `LocalRunner`; `underwriting.batch.spark`'s runs
+    them as Spark tasks); the chunks, the decision function and the files written are the
+    same whichever runs them.
     """
+    runner = runner or LocalRunner()
+    folder = DataFolder(data_dir)
     if (out / MANIFEST).exists():
         raise InputError(f"{out} holds a finished run; give --out a new directory")
     if previous is not None and not (previous / MANIFEST).exists():
@@ -126,7 +155,7 @@ def rescore(
             "folder of an earlier finished `underwrite rescore` run"
         )
     started = time.perf_counter()
-    data, fingerprint = str(data_dir.resolve()), input_fingerprint(data_dir)
+    data, fingerprint = str(data_dir.resolve()), folder.fingerprint()
     identity: dict[str, object] = {
         "data": data,
         "as_of": as_of.isoformat(),
@@ -147,22 +176,14 @@ def rescore(
             )
     else:
         _write_json(run_file, identity)
-    book = open_book(data_dir, as_of)
+    book = folder.open_book(as_of)
     _write_parquet(out / "quarantine" / "books.parquet", book.quarantine)
     ranges = book.ranges(chunk_merchants)
     done_before = {i for i in range(len(ranges)) if decisions_part(out, i).exists()}
     if progress is not None and done_before:
         progress(sum(chunk_tally(out, i)["merchants"] for i in done_before))
     todo = [(i, lo, hi) for i, (lo, hi) in enumerate(ranges) if i not in done_before]
-    if engine_kind == "spark":
-        from underwriting.batch.spark import decide_on_spark  # pyspark only when asked for
-
-        decide_on_spark(data_dir, as_of, out, engine, todo, master=spark_master, progress=progress)
-    else:
-        for index, lo, hi in todo:
-            tally = decide_chunk(book, engine, out, index, lo, hi)
-            if progress is not None:
-                progress(tally["merchants"])
+    runner.run(Chunks(folder, as_of, out, engine, book, todo), progress)
     counts = {name: TableCount(c.rows_in, c.kept, c.quarantined) for name, c in book.counts.items()}
     decided = 0
     outcomes: dict[str, int] = {}
@@ -181,7 +202,7 @@ def rescore(
         rule_set_version=engine.rules.version,
         input_fingerprint=fingerprint,
         previous=str(previous.resolve()) if previous else None,
-        engine=engine_kind,
+        engine=runner.name,
         chunks=len(ranges),
         chunks_resumed=len(done_before),
         merchants_in=merchants_count.rows_in,

@@ -20,17 +20,17 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from underwriting.batch.feature_table import Book, open_book
-from underwriting.batch.rescore import chunk_tally, decide_chunk, decisions_part
+from underwriting.batch.rescore import Chunks, Progress, chunk_tally, decide_chunk, decisions_part
 from underwriting.engine import Engine
 from underwriting.errors import InputError, PolicyError, UnderwritingError
+from underwriting.io.data_folder import Book, DataFolder
 from underwriting.model.artifact import Scorecard
 from underwriting.policy.rules import RuleSet
 
@@ -77,56 +77,56 @@ def spark_session(master: str) -> Any:
     return session
 
 
-def decide_on_spark(
-    data_dir: Path,
-    as_of: dt.date,
-    out: Path,
-    engine: Engine,
-    todo: list[tuple[int, str | None, str | None]],
-    *,
-    master: str = "local[*]",
-    progress: Callable[[int], object] | None = None,
-) -> None:
-    """Decide the chunks `todo` (index, lowest id, id past the last) as Spark tasks."""
-    if not todo:
-        return
-    session = spark_session(master)
-    from pyspark.sql.pandas.types import from_arrow_schema  # pyspark is there once it started
+class SparkRunner:
+    """Decides a run's chunks as Spark tasks on `master` (a `rescore` chunk runner)."""
 
-    payload: Payload = (
-        str(data_dir.resolve()),
-        as_of.isoformat(),
-        str(out.resolve()),
-        engine.model.model_dump_json(),
-        engine.rules.to_json(),
-    )
-    chunks = session.createDataFrame(
-        session.sparkContext.parallelize(todo, len(todo)), "index int, lo string, hi string"
-    )
-    decided = chunks.mapInArrow(partial(_decide_partition, payload), from_arrow_schema(_DONE))
-    watcher = _Progress(out, [index for index, _, _ in todo], progress)
-    watcher.start()
-    try:
-        finished = decided.collect()
-    finally:
-        watcher.stop()
-    for row in sorted(finished, key=lambda r: r["index"]):
-        if row["error"] is not None:  # the worker's own words, as the local engine says them
-            raise (PolicyError if row["policy_error"] else InputError)(row["error"])
-    missing = {index for index, _, _ in todo} - {row["index"] for row in finished}
-    if missing:
-        raise RuntimeError(f"Spark returned no result for chunks {sorted(missing)}")
+    name = "spark"
+
+    def __init__(self, master: str = "local[*]") -> None:
+        self.master = master
+
+    def run(self, chunks: Chunks, progress: Progress | None) -> None:
+        """Decide the chunks still to do as Spark tasks, one partition each."""
+        todo, out = chunks.todo, chunks.out
+        if not todo:
+            return
+        session = spark_session(self.master)
+        from pyspark.sql.pandas.types import from_arrow_schema  # pyspark is there once it started
+
+        payload: Payload = (
+            str(chunks.folder.path.resolve()),
+            chunks.as_of.isoformat(),
+            str(out.resolve()),
+            chunks.engine.model.to_json(),
+            chunks.engine.rules.to_json(),
+        )
+        ranges = session.createDataFrame(
+            session.sparkContext.parallelize(todo, len(todo)), "index int, lo string, hi string"
+        )
+        decided = ranges.mapInArrow(partial(_decide_partition, payload), from_arrow_schema(_DONE))
+        watcher = _Progress(out, [index for index, _, _ in todo], progress)
+        watcher.start()
+        try:
+            finished = decided.collect()
+        finally:
+            watcher.stop()
+        for row in sorted(finished, key=lambda r: r["index"]):
+            if row["error"] is not None:  # the worker's own words, as the local engine says them
+                raise (PolicyError if row["policy_error"] else InputError)(row["error"])
+        missing = {index for index, _, _ in todo} - {row["index"] for row in finished}
+        if missing:
+            raise RuntimeError(f"Spark returned no result for chunks {sorted(missing)}")
 
 
 @lru_cache(maxsize=2)
 def _worker_state(payload: Payload) -> tuple[Engine, Book]:
     """The engine and the validated book, built once per worker process and run."""
     data, as_of, _, model_json, rules_json = payload
-    model = Scorecard.model_validate_json(model_json)
-    if not model.intact:
-        raise PolicyError(f"the model sent to the worker does not match its {model.version}")
-    engine = Engine(model, RuleSet.from_json(rules_json))
-    return engine, open_book(Path(data), dt.date.fromisoformat(as_of))
+    engine = Engine(
+        Scorecard.from_json(model_json, "the model sent to the worker"),
+        RuleSet.from_json(rules_json),
+    )
+    return engine, DataFolder(Path(data)).open_book(dt.date.fromisoformat(as_of))
 
 
 def _decide_partition(
@@ -150,7 +150,7 @@ def _decide_partition(
 class _Progress:
     """Reports each chunk as its decisions part appears (Spark's tasks run elsewhere)."""
 
-    def __init__(self, out: Path, pending: list[int], progress: Callable[[int], object] | None):
+    def __init__(self, out: Path, pending: list[int], progress: Progress | None):
         self.out, self.pending, self.progress = out, set(pending), progress
         self.halt = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)

@@ -17,9 +17,8 @@ import annotated_types
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-# The largest amount of one record, currency: far above any merchant's day, and low
-# enough that two years of daily amounts sum exactly in whole cents (an Int64).
-MAX_MONEY = 1e12
+from underwriting.contract.units import MAX_MONEY
+
 NonNegativeMoney = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
 NonNegativeCount = Annotated[int, Field(ge=0)]
 Ratio = Annotated[float, Field(allow_inf_nan=False)]
@@ -109,6 +108,11 @@ class OutcomeRecord(_Record):
     as_of: Annotated[dt.date, Field(description="Decision (application) date")]
     defaulted_12m: Annotated[bool, Field(description="Defaulted within 12 months of as_of")]
 
+
+AsOf = dt.date | pl.LazyFrame | pl.DataFrame
+"""The date decisions are made as of: one date for every merchant, or a frame of
+(merchant_id, as_of) pairs, a date per merchant and application. Only data dated before
+it is used."""
 
 SEASONAL_INDEX_COLUMNS: tuple[str, ...] = tuple(f"seasonal_index_{m:02d}" for m in range(1, 13))
 

@@ -1,4 +1,4 @@
-"""Read the input tables (Parquet first, CSV accepted) and validate them against the contract.
+"""Validate input rows against the contract (pure: lazy frames in, lazy frames out).
 
 Validation is lazy and row-wise: every row either passes and is kept, typed to the
 contract's schema, or goes to a quarantine frame that names its table, key, field(s) and
@@ -10,23 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
-from pathlib import Path
 
 import polars as pl
 
 from underwriting.contract.tables import (
-    CASHFLOW,
-    INDUSTRY_BENCHMARKS,
     MERCHANTS,
-    OUTCOMES,
-    TRAFFIC,
+    AsOf,
     Column,
     Table,
 )
-from underwriting.errors import MissingColumnsError, UnreadableTableError
-
-AsOf = dt.date | pl.LazyFrame | pl.DataFrame | None
-"""A single as-of date, a frame of (merchant_id, as_of) for per-merchant dates, or none."""
+from underwriting.errors import MissingColumnsError
 
 QUARANTINE_SCHEMA = pl.Schema(
     {
@@ -52,59 +45,6 @@ class ValidatedTable:
     source: str
     kept: pl.LazyFrame
     quarantine: pl.LazyFrame
-
-
-def locate(table: Table, data_dir: Path) -> Path | None:
-    """Where `table` lives in `data_dir`: a .parquet or .csv file, or a folder of parts."""
-    for candidate in (
-        data_dir / f"{table.name}.parquet",
-        data_dir / f"{table.name}.csv",
-        data_dir / table.name,
-    ):
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def scan_source(table: Table, path: Path) -> pl.LazyFrame:
-    """A lazy scan of one table's file or folder; CSV columns are read as text."""
-    if not path.exists():
-        raise UnreadableTableError(table.name, str(path), "no such file or folder")
-    files = sorted(path.glob("*.parquet")) + sorted(path.glob("*.csv")) if path.is_dir() else [path]
-    if not files:
-        raise UnreadableTableError(
-            table.name, str(path), "the folder holds no .parquet or .csv part files"
-        )
-    suffixes = {f.suffix.lower() for f in files}
-    if suffixes == {".parquet"}:
-        return pl.scan_parquet(files)
-    if suffixes == {".csv"}:
-        return pl.scan_csv(files, infer_schema=False)
-    raise UnreadableTableError(
-        table.name,
-        str(path),
-        f"expected .parquet or .csv files, found {', '.join(sorted(suffixes))}; "
-        "convert them to one format",
-    )
-
-
-def find_table(table: Table, data_dir: Path) -> tuple[pl.LazyFrame, str] | None:
-    """A lazy scan of `table` in `data_dir` and where it was found, or None if absent."""
-    path = locate(table, data_dir)
-    return None if path is None else (scan_source(table, path), str(path))
-
-
-def require_table(table: Table, data_dir: Path) -> tuple[pl.LazyFrame, str]:
-    """Like `find_table`, but an absent table is an error that says what to add."""
-    found = find_table(table, data_dir)
-    if found is None:
-        raise UnreadableTableError(
-            table.name,
-            str(data_dir),
-            f"no {table.name}.parquet, {table.name}.csv or {table.name}/ folder; "
-            "add the table or point --data at the folder that holds it",
-        )
-    return found
 
 
 @cache  # immutable expressions, built once per column and raw type
@@ -350,7 +290,7 @@ def validate(
     raw: pl.LazyFrame,
     *,
     source: str,
-    as_of: AsOf = None,
+    as_of: AsOf | None = None,
     merchant_ids: pl.Series | None = None,
     industry_codes: pl.Series | None = None,
     check_every_key: bool = False,
@@ -457,79 +397,3 @@ def validate(
         how="vertical",
     )
     return ValidatedTable(table, source, kept, quarantine)
-
-
-@dataclass(frozen=True)
-class Portfolio:
-    """The validated input tables of one data folder, lazily."""
-
-    merchants: ValidatedTable
-    cashflow: ValidatedTable
-    traffic: ValidatedTable
-    industry_benchmarks: ValidatedTable
-    outcomes: ValidatedTable | None
-
-    @property
-    def tables(self) -> list[ValidatedTable]:
-        found = [self.merchants, self.cashflow, self.traffic, self.industry_benchmarks]
-        return found + ([self.outcomes] if self.outcomes is not None else [])
-
-    def quarantine(self) -> pl.LazyFrame:
-        """Every quarantined row of every table, in one frame."""
-        return pl.concat([t.quarantine for t in self.tables], how="vertical")
-
-
-def open_portfolio(data_dir: Path, *, as_of: AsOf = None) -> Portfolio:
-    """Validate the tables in `data_dir`.
-
-    The small reference tables (industry benchmarks, merchants) are validated first and
-    collected, so that the large daily tables can be checked against them. Traffic is
-    optional: without it, every merchant has the "no traffic data" state.
-    """
-
-    bench_raw, bench_src = require_table(INDUSTRY_BENCHMARKS, data_dir)
-    benchmarks = validate(INDUSTRY_BENCHMARKS, bench_raw, source=bench_src)
-    bench_kept = benchmarks.kept.collect()
-    benchmarks = ValidatedTable(
-        INDUSTRY_BENCHMARKS, bench_src, bench_kept.lazy(), benchmarks.quarantine.collect().lazy()
-    )
-
-    m_raw, m_src = require_table(MERCHANTS, data_dir)
-    merchants = validate(
-        MERCHANTS,
-        m_raw,
-        source=m_src,
-        as_of=as_of,
-        industry_codes=bench_kept.get_column("industry_code"),
-    )
-    m_kept = merchants.kept.collect()
-    merchants = ValidatedTable(
-        MERCHANTS, m_src, m_kept.lazy(), merchants.quarantine.collect().lazy()
-    )
-    ids = m_kept.get_column("merchant_id")
-
-    def daily(table: Table, optional: bool) -> ValidatedTable:
-        found = find_table(table, data_dir) if optional else require_table(table, data_dir)
-        if found is None:
-            return ValidatedTable(
-                table,
-                "(absent)",
-                pl.LazyFrame(schema=table.schema),
-                pl.LazyFrame(schema=QUARANTINE_SCHEMA),
-            )
-        lf, src = found
-        return validate(table, lf, source=src, as_of=as_of, merchant_ids=ids)
-
-    outcomes_found = find_table(OUTCOMES, data_dir)
-    outcomes = (
-        validate(OUTCOMES, outcomes_found[0], source=outcomes_found[1], merchant_ids=ids)
-        if outcomes_found is not None
-        else None
-    )
-    return Portfolio(
-        merchants=merchants,
-        cashflow=daily(CASHFLOW, optional=False),
-        traffic=daily(TRAFFIC, optional=True),
-        industry_benchmarks=benchmarks,
-        outcomes=outcomes,
-    )

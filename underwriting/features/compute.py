@@ -16,20 +16,17 @@ from functools import cache, reduce
 
 import polars as pl
 
-from underwriting.contract.tables import SEASONAL_INDEX_COLUMNS
+from underwriting.contract.tables import SEASONAL_INDEX_COLUMNS, AsOf
+from underwriting.contract.units import DAYS_PER_MONTH
 from underwriting.features.registry import KEY_COLUMNS, feature_schema
 
-AsOfDates = dt.date | pl.LazyFrame | pl.DataFrame
-"""One as-of date for all merchants, or a frame of (merchant_id, as_of) pairs."""
-
 PERIODS = 12  # 30-day periods in the "last 12 months" statistics
-DAYS_PER_MONTH = 365 / 12
 
 _AGE = "__age_days"
 _SALES = pl.col("gross_sales")
 
 
-def _applications(merchants: pl.LazyFrame, as_of: AsOfDates) -> pl.LazyFrame:
+def _applications(merchants: pl.LazyFrame, as_of: AsOf) -> pl.LazyFrame:
     """One row per (merchant, as-of date) to compute features for."""
     if isinstance(as_of, dt.date):
         return merchants.with_columns(pl.lit(as_of, dtype=pl.Date()).alias("as_of"))
@@ -39,7 +36,7 @@ def _applications(merchants: pl.LazyFrame, as_of: AsOfDates) -> pl.LazyFrame:
     return merchants.join(pairs.unique(), on="merchant_id", how="inner")
 
 
-def _dated_rows(daily: pl.LazyFrame, keys: pl.LazyFrame, as_of: AsOfDates) -> pl.LazyFrame:
+def _dated_rows(daily: pl.LazyFrame, keys: pl.LazyFrame, as_of: AsOf) -> pl.LazyFrame:
     """Daily rows with their as-of date and age in days; rows on or after it are dropped."""
     if isinstance(as_of, dt.date):
         dated = daily.filter(pl.col("date") < as_of).with_columns(
@@ -273,7 +270,7 @@ def own_features(
     merchants: pl.LazyFrame,
     cashflow: pl.LazyFrame,
     traffic: pl.LazyFrame,
-    as_of: AsOfDates,
+    as_of: AsOf,
 ) -> pl.LazyFrame:
     """The features that need no industry benchmark, per merchant and as-of date.
 
@@ -376,7 +373,7 @@ def build_features(
     cashflow: pl.LazyFrame,
     traffic: pl.LazyFrame,
     benchmarks: pl.LazyFrame,
-    as_of: AsOfDates,
+    as_of: AsOf,
 ) -> pl.LazyFrame:
     """Every registered feature of every merchant as of its as-of date(s).
 
@@ -392,4 +389,4 @@ def _registered_columns() -> tuple[pl.Expr, ...]:
     return tuple(pl.col(name).cast(dtype) for name, dtype in feature_schema().items())
 
 
-__all__ = ["AsOfDates", "against_industry", "build_features", "own_features"]
+__all__ = ["against_industry", "build_features", "own_features"]

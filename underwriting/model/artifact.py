@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -133,30 +132,25 @@ class Scorecard(_Frozen):
     def with_version(self) -> Scorecard:
         return self.model_copy(update={"version": f"scorecard-{self.content_hash()}"})
 
+    def to_json(self) -> str:
+        """The artifact as JSON text: keys sorted, one space of indent, no NaN."""
+        body = json.dumps(self.model_dump(mode="json"), indent=1, sort_keys=True, allow_nan=False)
+        return body + "\n"
 
-def save_model(model: Scorecard, path: Path) -> None:
-    """Write the artifact as JSON (atomically)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    text = json.dumps(model.model_dump(mode="json"), indent=1, sort_keys=True, allow_nan=False)
-    partial.write_text(text + "\n")
-    partial.replace(path)
-
-
-def load_model(path: Path) -> Scorecard:
-    """Read and check an artifact; a damaged or edited file is a PolicyError."""
-    try:
-        model = Scorecard.model_validate_json(path.read_text())
-    except FileNotFoundError:
-        raise PolicyError(f"{path}: no model artifact; train one with `underwrite train`") from None
-    except ValidationError as error:
-        raise PolicyError(
-            f"{path}: not a scorecard artifact ({error.error_count()} problems: "
-            f"{error.errors()[0]['msg']} at {error.errors()[0]['loc']})"
-        ) from None
-    if not model.intact:
-        raise PolicyError(
-            f"{path}: content does not match its version {model.version}; the file was changed "
-            "after training. Retrain instead of editing the artifact"
-        )
-    return model
+    @classmethod
+    def from_json(cls, text: str | bytes, source: str) -> Scorecard:
+        """The artifact in `text` (from `source`, named in errors), checked: a document that
+        is not a scorecard, or whose content does not match its version, is a PolicyError."""
+        try:
+            model = cls.model_validate_json(text)
+        except ValidationError as error:
+            raise PolicyError(
+                f"{source}: not a scorecard artifact ({error.error_count()} problems: "
+                f"{error.errors()[0]['msg']} at {error.errors()[0]['loc']})"
+            ) from None
+        if not model.intact:
+            raise PolicyError(
+                f"{source}: content does not match its version {model.version}; the file was "
+                "changed after training. Retrain instead of editing the artifact"
+            )
+        return model

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from underwriting.features.compute import DAYS_PER_MONTH
+from underwriting.contract.units import DAYS_PER_MONTH
 from underwriting.policy.parameters import Limits
 
 CONSTRAINTS = ("multiple", "capacity", "industry_max", "programme_max", "rule_cap")

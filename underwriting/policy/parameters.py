@@ -1,7 +1,7 @@
-"""Policy parameters of a rule set: scorecard scaling and the master scale.
+"""Policy parameters of a rule set: scorecard scaling, the master scale and the limits.
 
-Read from `rules/<version>/policy.toml` and validated before use; a bad file is a
-PolicyError naming the file and the fix.
+Parsed from the text of `rules/<version>/policy.toml` and validated before use; a bad file
+is a PolicyError naming the file and the fix.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import hashlib
 import math
 import tomllib
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -120,22 +119,23 @@ class Policy(BaseModel):
         return index
 
 
-def load_policy(rules_dir: Path) -> tuple[Policy, str]:
-    """The policy of a rule-set folder, and its version: folder name plus content hash."""
-    path = rules_dir / "policy.toml"
+def parse_policy(raw: bytes, source: str) -> Policy:
+    """The policy in the bytes of a policy.toml; a bad file is a PolicyError naming `source`
+    and the fix."""
     try:
-        raw = path.read_bytes()
         document = tomllib.loads(raw.decode())
-    except FileNotFoundError:
-        raise PolicyError(f"{path}: no policy file; every rule set needs policy.toml") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise PolicyError(f"{path}: not valid TOML ({error}); fix the syntax") from None
+        raise PolicyError(f"{source}: not valid TOML ({error}); fix the syntax") from None
     try:
-        policy = Policy.model_validate(document)
+        return Policy.model_validate(document)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in error.errors()
         )
-        raise PolicyError(f"{path}: {problems}") from None
-    digest = hashlib.sha256(raw).hexdigest()[:12]
-    return policy, f"{rules_dir.name}+{digest}"
+        raise PolicyError(f"{source}: {problems}") from None
+
+
+def version_of(name: str, *files: bytes) -> str:
+    """The version of a policy or rule set: its folder's name and a hash of its files."""
+    digest = hashlib.sha256(b"\0".join(files)).hexdigest()[:12]
+    return f"{name}+{digest}"

@@ -7,8 +7,8 @@ plain-language reason. Kinds: `knockout` (decline), `refer` (to a loan officer),
 expression `cap`). A condition that is null for a merchant (missing data) does not fire;
 write `x IS NULL OR ...` to fire on missing data.
 
-`check_rule_set` reports every problem with its file, rule id and fix; `load_rule_set`
-refuses a rule set with any problem. Beyond parsing, a condition or cap must look at one
+`check_rules` reports every problem with its file, rule id and fix (the files are read by
+`underwriting.io.rule_sets`, whose `load_rule_set` refuses a rule set with any problem). Beyond parsing, a condition or cap must look at one
 merchant at a time (no aggregate such as SUM or AVG, no COUNT(*), no window with OVER),
 and it is run on a few made-up merchants: it must compute on the features' types, give
 true/false (a condition) or an amount (a cap), and give each merchant what it gives it
@@ -18,12 +18,10 @@ alone.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import tomllib
 from dataclasses import dataclass
 from functools import cache, cached_property
-from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
@@ -32,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from underwriting.columns.one_chunk import plain_columns
 from underwriting.errors import PolicyError
 from underwriting.features.registry import FEATURES_BY_NAME, feature_schema
-from underwriting.policy.parameters import Policy, load_policy
+from underwriting.policy.parameters import Policy, parse_policy, version_of
 
 Kind = Literal["knockout", "refer", "grade_cap", "limit_cap"]
 
@@ -265,37 +263,50 @@ def _parsed(path: str, rule_id: str, field: str, text: str) -> pl.Expr | Problem
     return expression
 
 
-def _read_rules(path: Path) -> tuple[list[dict[str, Any]], list[Problem]]:
+def _read_rules(raw: bytes | None, path: str) -> tuple[list[dict[str, Any]], list[Problem]]:
+    if raw is None:
+        return [], [Problem(path, None, "no rules file; every rule set needs rules.toml")]
     try:
-        document = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        return [], [Problem(str(path), None, "no rules file; every rule set needs rules.toml")]
+        document = tomllib.loads(raw.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        return [], [Problem(str(path), None, f"not valid TOML ({error}); fix the syntax")]
+        return [], [Problem(path, None, f"not valid TOML ({error}); fix the syntax")]
     extra = sorted(set(document) - {"rule"})
     problems = []
     if extra:
         message = f"unknown top-level key(s) {', '.join(extra)}; rules go in [[rule]] tables"
-        problems.append(Problem(str(path), None, message))
+        problems.append(Problem(path, None, message))
     entries = document.get("rule", [])
     if not isinstance(entries, list):
         return [], [
             *problems,
-            Problem(str(path), None, "`rule` must be an array of [[rule]] tables"),
+            Problem(path, None, "`rule` must be an array of [[rule]] tables"),
         ]
     return entries, problems
 
 
-def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
-    """Every problem of the rule set in `folder`, and the rule set when there are none."""
+def check_rules(
+    name: str,
+    policy_toml: bytes | None,
+    rules_toml: bytes | None,
+    *,
+    policy_source: str,
+    rules_source: str,
+) -> tuple[list[Problem], RuleSet | None]:
+    """Every problem of the rule set `name` (its policy.toml and rules.toml as bytes, None
+    for a missing file; the sources name them in problems), and the rule set when there
+    are none."""
     problems: list[Problem] = []
-    try:
-        policy: Policy | None = load_policy(folder)[0]
-    except PolicyError as error:
-        problems.append(Problem(str(folder / "policy.toml"), None, str(error).split(": ", 1)[-1]))
-        policy = None
-    path = folder / "rules.toml"
-    entries, found = _read_rules(path)
+    policy: Policy | None = None
+    if policy_toml is None:
+        problems.append(
+            Problem(policy_source, None, "no policy file; every rule set needs policy.toml")
+        )
+    else:
+        try:
+            policy = parse_policy(policy_toml, policy_source)
+        except PolicyError as error:
+            problems.append(Problem(policy_source, None, str(error).split(": ", 1)[-1]))
+    entries, found = _read_rules(rules_toml, rules_source)
     problems += found
     rules: list[Rule] = []
     seen: set[str] = set()
@@ -312,10 +323,12 @@ def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
             for e in error.errors():
                 field = ".".join(str(p) for p in e["loc"]) or "rule"
                 message = str(e["msg"]).removeprefix("Value error, ")
-                problems.append(Problem(str(path), rule_id, f"{field}: {message}"))
+                problems.append(Problem(rules_source, rule_id, f"{field}: {message}"))
             continue
         if rule.id in seen:
-            problems.append(Problem(str(path), rule.id, "duplicate id; give every rule its own id"))
+            problems.append(
+                Problem(rules_source, rule.id, "duplicate id; give every rule its own id")
+            )
             continue
         seen.add(rule.id)
         fields: tuple[tuple[_Part, str | None], ...] = (
@@ -325,7 +338,7 @@ def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
         for field, text in fields:
             if text is None:
                 continue
-            parsed = _parsed(str(path), rule.id, field, text)
+            parsed = _parsed(rules_source, rule.id, field, text)
             if isinstance(parsed, Problem):
                 problems.append(parsed)
             else:
@@ -335,28 +348,14 @@ def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
             if rule.grade not in grades:
                 problems.append(
                     Problem(
-                        str(path),
+                        rules_source,
                         rule.id,
                         f"grade {rule.grade!r} is not on the master scale {grades}",
                     )
                 )
         rules.append(rule)
-    problems += _run_problems(str(path), tried)
-    if problems or policy is None:
+    problems += _run_problems(rules_source, tried)
+    if problems or policy is None or policy_toml is None or rules_toml is None:
         return problems, None
-    digest = hashlib.sha256(
-        (folder / "policy.toml").read_bytes() + b"\0" + path.read_bytes()
-    ).hexdigest()[:12]
     ordered = tuple(sorted(rules, key=lambda r: r.id))
-    return [], RuleSet(folder.name, f"{folder.name}+{digest}", policy, ordered)
-
-
-def load_rule_set(folder: Path) -> RuleSet:
-    """The checked rule set in `folder`; any problem is a PolicyError listing them all."""
-    problems, rule_set = check_rule_set(folder)
-    if rule_set is None:
-        listed = "\n  ".join(str(p) for p in problems)
-        raise PolicyError(
-            f"rule set {folder} cannot be used ({len(problems)} problem(s)):\n  {listed}"
-        )
-    return rule_set
+    return [], RuleSet(name, version_of(name, policy_toml, rules_toml), policy, ordered)

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from underwriting.contract.tables import SEASONAL_INDEX_COLUMNS
-from underwriting.features.compute import DAYS_PER_MONTH
+from underwriting.contract.units import DAYS_PER_MONTH
 from underwriting.features.registry import FEATURES
 from underwriting.reports.charts import BandPoint, band_chart, html_page
 

@@ -1,0 +1,283 @@
+"""The one reader of input data: a folder of the contract's tables, each `NAME.parquet`,
+`NAME.csv` or a folder `NAME/` of Parquet or CSV parts.
+
+The CLI, the API's by-id lookup and batch runs all read through `DataFolder`. It finds and
+scans the files; it validates only the small tables a run needs whole (industry
+benchmarks, and for a batch the merchant profiles). A merchant's daily rows are handed on
+as the files hold them and validated once, where they are used: by `Engine.prepare` for a
+decision, by the batch's chunk for a feature table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from underwriting.contract.tables import (
+    CASHFLOW,
+    INDUSTRY_BENCHMARKS,
+    MERCHANTS,
+    OUTCOMES,
+    TRAFFIC,
+    Table,
+)
+from underwriting.contract.validation import validate
+from underwriting.errors import InputError, UnreadableTableError
+
+OUTCOME_DATES: Literal["outcomes"] = "outcomes"
+"""As-of dates read from the outcomes table: each (merchant, as_of) pair, for training."""
+
+BookAsOf = dt.date | Literal["outcomes"]
+"""What a book is opened as of: one date, or each outcome's date (`OUTCOME_DATES`)."""
+
+
+@dataclass
+class TableCount:
+    """Rows read, kept and quarantined for one table."""
+
+    rows_in: int = 0
+    kept: int = 0
+    quarantined: int = 0
+
+    @property
+    def adds_up(self) -> bool:
+        return self.rows_in == self.kept + self.quarantined
+
+    def add(self, other: TableCount) -> None:
+        self.rows_in += other.rows_in
+        self.kept += other.kept
+        self.quarantined += other.quarantined
+
+
+def add_counts(total: dict[str, TableCount], more: dict[str, TableCount]) -> None:
+    """Add `more`'s counts into `total`, table by table."""
+    for name, count in more.items():
+        total.setdefault(name, TableCount()).add(count)
+
+
+def tally(counts: dict[str, TableCount], table: Table, rows_in: int, kept: int, held: int) -> None:
+    """Add one table's rows in, kept and quarantined to `counts`."""
+    counts.setdefault(table.name, TableCount()).add(TableCount(rows_in, kept, held))
+
+
+def row_count(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The query of how many rows `rows` holds (a one-row frame, column `rows`)."""
+    return rows.select(pl.len().alias("rows"))
+
+
+def _id_ranges(ids: pl.Series, chunk: int) -> Iterator[tuple[str | None, str | None]]:
+    """Half-open id ranges [lo, hi) covering the whole id space, `chunk` merchants each."""
+    ordered = ids.sort()
+    bounds = [ordered[i] for i in range(chunk, len(ordered), chunk)]
+    lows: list[str | None] = [None, *bounds]
+    highs: list[str | None] = [*bounds, None]
+    yield from zip(lows, highs, strict=True)
+
+
+@dataclass
+class Book:
+    """A data folder's small tables, validated; the daily tables wait, unread, for chunks."""
+
+    benchmarks: pl.DataFrame
+    merchants: pl.DataFrame
+    as_of: dt.date | pl.DataFrame
+    daily: list[tuple[Table, tuple[pl.LazyFrame, str] | None]]
+    counts: dict[str, TableCount]
+    quarantine: pl.DataFrame
+    with_outcomes: bool
+
+    def ranges(self, chunk_merchants: int) -> list[tuple[str | None, str | None]]:
+        """Half-open merchant-id ranges covering every id, `chunk_merchants` each."""
+        return list(_id_ranges(self.merchants.get_column("merchant_id"), chunk_merchants))
+
+
+@dataclass(frozen=True)
+class MerchantRows:
+    """Some merchants' rows as the files hold them (not yet validated)."""
+
+    merchants: pl.DataFrame
+    cashflow: pl.DataFrame
+    traffic: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class DataFolder:
+    """A folder of input tables (see the module's docstring)."""
+
+    path: Path
+
+    def locate(self, table: Table) -> Path | None:
+        """Where `table` lives: a .parquet or .csv file, or a folder of parts; None if absent."""
+        for candidate in (
+            self.path / f"{table.name}.parquet",
+            self.path / f"{table.name}.csv",
+            self.path / table.name,
+        ):
+            if candidate.exists():
+                return candidate
+        return None
+
+    def scan(self, table: Table) -> tuple[pl.LazyFrame, str] | None:
+        """A lazy scan of `table` and where it was found, or None if the folder lacks it.
+        CSV columns are read as text (validation converts them)."""
+        path = self.locate(table)
+        return None if path is None else (scan_source(table, path), str(path))
+
+    def require(self, table: Table) -> tuple[pl.LazyFrame, str]:
+        """Like `scan`, but an absent table is an error that says what to add."""
+        found = self.scan(table)
+        if found is None:
+            raise UnreadableTableError(
+                table.name,
+                str(self.path),
+                f"no {table.name}.parquet, {table.name}.csv or {table.name}/ folder; "
+                "add the table or point --data at the folder that holds it",
+            )
+        return found
+
+    def fingerprint(self) -> str:
+        """SHA-256 over every file's name, size and modification time."""
+        listing = "\n".join(
+            f"{p.relative_to(self.path)} {p.stat().st_size} {p.stat().st_mtime_ns}"
+            for p in sorted(self.path.rglob("*"))
+            if p.is_file()
+        )
+        return hashlib.sha256(listing.encode()).hexdigest()
+
+    def merchant_count(self) -> int:
+        """Rows of the merchants table, unvalidated (for a progress bar's total)."""
+        return int(row_count(self.require(MERCHANTS)[0]).collect().item())
+
+    def benchmarks(self) -> pl.DataFrame:
+        """The industry benchmarks' valid rows (a bad row is left out, never used)."""
+        raw, source = self.require(INDUSTRY_BENCHMARKS)
+        return validate(INDUSTRY_BENCHMARKS, raw, source=source).kept.collect()
+
+    def open_book(self, as_of: BookAsOf) -> Book:
+        """The folder opened for a batch run as of `as_of`: benchmarks and merchant profiles
+        validated and counted (the daily tables are validated chunk by chunk, by
+        `underwriting.batch.feature_table.chunk_features`)."""
+        if not (isinstance(as_of, dt.date) or as_of == OUTCOME_DATES):
+            raise InputError(f"as-of {as_of!r}: give a date (YYYY-MM-DD) or 'outcomes'")
+        counts: dict[str, TableCount] = {}
+        bench_raw, bench_src = self.require(INDUSTRY_BENCHMARKS)
+        bench = validate(INDUSTRY_BENCHMARKS, bench_raw, source=bench_src)
+        benchmarks, bench_held, bench_in = pl.collect_all(
+            [bench.kept, bench.quarantine, row_count(bench_raw)]
+        )
+        tally(counts, INDUSTRY_BENCHMARKS, bench_in.item(), benchmarks.height, bench_held.height)
+
+        outcomes_raw = self.scan(OUTCOMES)
+        book_as_of: dt.date | pl.DataFrame
+        if isinstance(as_of, dt.date):
+            book_as_of = as_of
+        elif outcomes_raw is None:
+            raise InputError(
+                f"--as-of outcomes needs an outcomes table in {self.path}; add one or give a date"
+            )
+        else:
+            book_as_of = (
+                validate(OUTCOMES, outcomes_raw[0], source=outcomes_raw[1])
+                .kept.select("merchant_id", "as_of", "defaulted_12m")
+                .collect()
+            )
+
+        m_raw, m_src = self.require(MERCHANTS)
+        profiles = validate(
+            MERCHANTS,
+            m_raw,
+            source=m_src,
+            as_of=book_as_of,
+            industry_codes=benchmarks.get_column("industry_code"),
+        )
+        merchants, m_held, m_in = pl.collect_all(
+            [profiles.kept, profiles.quarantine, row_count(m_raw)]
+        )
+        tally(counts, MERCHANTS, m_in.item(), merchants.height, m_held.height)
+        daily = [(CASHFLOW, self.require(CASHFLOW)), (TRAFFIC, self.scan(TRAFFIC))]
+        if outcomes_raw is not None:
+            daily.append((OUTCOMES, outcomes_raw))
+        held = pl.concat([bench_held, m_held])
+        return Book(benchmarks, merchants, book_as_of, daily, counts, held, as_of == OUTCOME_DATES)
+
+    def lookup(self) -> Lookup:
+        """The folder opened for looking merchants up by id (the API's by-id decisions,
+        `underwrite decide`): benchmarks validated and profiles read once."""
+        traffic = self.scan(TRAFFIC)
+        return Lookup(
+            benchmarks=self.benchmarks(),
+            profiles=self.require(MERCHANTS)[0].collect(),
+            cashflow=self.require(CASHFLOW)[0],
+            traffic=traffic[0] if traffic is not None else pl.LazyFrame(schema=TRAFFIC.schema),
+            source=str(self.path),
+        )
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A data folder's merchants, to be looked up by id: their rows as the files hold them,
+    for the engine to validate (once) as it decides."""
+
+    benchmarks: pl.DataFrame
+    profiles: pl.DataFrame
+    cashflow: pl.LazyFrame
+    traffic: pl.LazyFrame
+    source: str
+
+    @cached_property
+    def _profile_ids(self) -> pl.Series:
+        return self.profiles.get_column("merchant_id").cast(pl.String(), strict=False)
+
+    def rows(self, merchant_ids: Sequence[str]) -> tuple[MerchantRows, dict[str, InputError]]:
+        """The rows of the merchants of `merchant_ids` that have a profile, their daily rows
+        read in one scan; and, left out of the rows, each merchant whose profile rows
+        conflict (exact copies count once, as validation keeps one of them).
+        Merchants without a profile are in neither."""
+        wanted = self._profile_ids.is_in(list(merchant_ids))
+        profiles = self.profiles.filter(wanted).unique(maintain_order=True)
+        ids = profiles.get_column("merchant_id").cast(pl.String(), strict=False)
+        repeated = ids.filter(ids.is_duplicated()).unique(maintain_order=True).to_list()
+        conflicts = {
+            str(merchant): InputError(
+                f"merchants: merchant {merchant} has {int((ids == merchant).sum())} different "
+                f"profile rows in {self.source}; the table must hold one row per merchant"
+            )
+            for merchant in repeated
+        }
+        if conflicts:
+            keep = ids.is_in(list(conflicts)).not_()
+            profiles, ids = profiles.filter(keep), ids.filter(keep)
+        theirs = pl.col("merchant_id").is_in(ids.implode())
+        cashflow, traffic = pl.collect_all(
+            [self.cashflow.filter(theirs), self.traffic.filter(theirs)]
+        )
+        return MerchantRows(profiles, cashflow, traffic), conflicts
+
+
+def scan_source(table: Table, path: Path) -> pl.LazyFrame:
+    """A lazy scan of one table's file or folder; CSV columns are read as text."""
+    if not path.exists():
+        raise UnreadableTableError(table.name, str(path), "no such file or folder")
+    files = sorted(path.glob("*.parquet")) + sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    if not files:
+        raise UnreadableTableError(
+            table.name, str(path), "the folder holds no .parquet or .csv part files"
+        )
+    suffixes = {f.suffix.lower() for f in files}
+    if suffixes == {".parquet"}:
+        return pl.scan_parquet(files)
+    if suffixes == {".csv"}:
+        return pl.scan_csv(files, infer_schema=False)
+    raise UnreadableTableError(
+        table.name,
+        str(path),
+        f"expected .parquet or .csv files, found {', '.join(sorted(suffixes))}; "
+        "convert them to one format",
+    )

@@ -1,0 +1,49 @@
+"""Rule sets as folders: `rules/<version>/policy.toml` beside `rules.toml`, read from disk
+and checked by `underwriting.policy.rules.check_rules`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from underwriting.errors import PolicyError
+from underwriting.policy.parameters import Policy, parse_policy, version_of
+from underwriting.policy.rules import Problem, RuleSet, check_rules
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def load_policy(folder: Path) -> tuple[Policy, str]:
+    """The policy of a rule-set folder, and its version: folder name plus content hash."""
+    path = folder / "policy.toml"
+    raw = _read(path)
+    if raw is None:
+        raise PolicyError(f"{path}: no policy file; every rule set needs policy.toml")
+    return parse_policy(raw, str(path)), version_of(folder.name, raw)
+
+
+def check_rule_set(folder: Path) -> tuple[list[Problem], RuleSet | None]:
+    """Every problem of the rule set in `folder`, and the rule set when there are none."""
+    policy, rules = folder / "policy.toml", folder / "rules.toml"
+    return check_rules(
+        folder.name,
+        _read(policy),
+        _read(rules),
+        policy_source=str(policy),
+        rules_source=str(rules),
+    )
+
+
+def load_rule_set(folder: Path) -> RuleSet:
+    """The checked rule set in `folder`; any problem is a PolicyError listing them all."""
+    problems, rule_set = check_rule_set(folder)
+    if rule_set is None:
+        listed = "\n  ".join(str(p) for p in problems)
+        raise PolicyError(
+            f"rule set {folder} cannot be used ({len(problems)} problem(s)):\n  {listed}"
+        )
+    return rule_set
