@@ -75,7 +75,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     uvicorn.run(
-        "api.app:create_app",
+        "api.main:create_app",
         factory=True,
         host=args.host,
         port=args.port,

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.schemas import UNION_TAGS
+from api.schemas import UNION_TAGS, Problem
 from underwriting.errors import InputError
 
 MEDIA_TYPE = "application/problem+json"
@@ -29,6 +29,18 @@ TITLES = {
     500: "Internal error",
     503: "Not ready",
 }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route that may answer with these problem statuses."""
+    return {
+        status: {
+            "model": Problem,
+            "content": {MEDIA_TYPE: {}},
+            "description": f"problem ({status})",
+        }
+        for status in statuses
+    }
 
 
 class ApiProblem(Exception):

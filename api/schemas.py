@@ -8,7 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from api.store import StoredDecision
 from underwriting.contract.tables import CashflowRecord, MerchantRecord, TrafficRecord
+from underwriting.decision import Decision as EngineDecision
 
 MAX_DAYS = 3700  # ten years of daily rows per table
 UNION_TAGS = frozenset({"lookup", "inline", "approve", "decline"})
@@ -110,32 +112,35 @@ class InputProblem(BaseModel):
     reason: str
 
 
-class Decision(BaseModel):
-    """A stored decision: what the engine decided, with which versions, for whom, when."""
+class Decision(EngineDecision):
+    """A stored decision: what the engine decided (`underwriting.Decision`, with which
+    versions), the input's hash and its rows that failed validation, for whom and when,
+    and the officer's review."""
+
+    model_config = ConfigDict(extra="ignore")  # what an older version stored beside
 
     id: str
-    merchant_id: str
-    as_of: dt.date
-    outcome: Literal["approve", "refer", "decline"]
-    limit: int
-    grade: str
-    model_grade: str
-    pd_12m: float
-    score: int
-    reason_codes: list[str]
-    reasons: list[str]
-    rules_fired: list[str]
-    binding_constraint: str | None
-    expected_loss: float
-    daily_repayment: float
-    model_version: str
-    rule_set_version: str
     input_sha256: str
     input_problems: list[InputProblem]
     source: str
     caller: str
     created_at: dt.datetime
     review: Review | None = None
+
+    @classmethod
+    def of(cls, stored: StoredDecision) -> Decision:
+        """The answer for a decision as the store holds it."""
+        return cls.model_validate(
+            {
+                **stored.decision,
+                "id": stored.id,
+                "input_sha256": stored.input_sha256,
+                "source": stored.source,
+                "caller": stored.caller,
+                "created_at": stored.created_at,
+                "review": stored.review,
+            }
+        )
 
 
 class DecisionPage(BaseModel):

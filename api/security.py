@@ -4,10 +4,9 @@ manage keys."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
-from fastapi import Request
+from sqlalchemy import Engine
 
 from api.problems import ApiProblem
 from api.store import ApiKey, key_for_secret
@@ -23,10 +22,10 @@ PERMISSIONS: dict[str, frozenset[Permission]] = {
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="underwriting"'}
 
 
-def caller(request: Request) -> ApiKey:
-    """The key the request is made with; 401 when missing, malformed, unknown or revoked."""
-    header = request.headers.get("authorization", "")
-    scheme, _, secret = header.partition(" ")
+def authenticate(authorization: str, database: Engine) -> ApiKey:
+    """The key of an `Authorization` header's value; 401 when it is missing, malformed,
+    unknown or revoked."""
+    scheme, _, secret = authorization.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiProblem(
             401,
@@ -34,19 +33,13 @@ def caller(request: Request) -> ApiKey:
             "`underwrite keys create --role officer`",
             headers=_CHALLENGE,
         )
-    key = key_for_secret(request.app.state.database, secret.strip())
+    key = key_for_secret(database, secret.strip())
     if key is None:
         raise ApiProblem(401, "unknown or revoked API key", headers=_CHALLENGE)
     return key
 
 
-def requires(permission: Permission) -> Callable[[Request], ApiKey]:
-    """A dependency: the caller's key, which must grant `permission` (else 403)."""
-
-    def check(request: Request) -> ApiKey:
-        key = caller(request)
-        if permission not in PERMISSIONS.get(key.role, frozenset()):
-            raise ApiProblem(403, f"the {key.role} role may not {permission}; use another key")
-        return key
-
-    return check
+def authorize(key: ApiKey, permission: Permission) -> None:
+    """403 unless the key's role grants `permission`."""
+    if permission not in PERMISSIONS.get(key.role, frozenset()):
+        raise ApiProblem(403, f"the {key.role} role may not {permission}; use another key")

@@ -21,6 +21,7 @@ from api.batching import Batcher
 from api.settings import Settings
 from underwriting.applications import Application, Prepared
 from underwriting.contract.tables import CASHFLOW, INDUSTRY_BENCHMARKS, MERCHANTS, TRAFFIC, Table
+from underwriting.decision import DECIDED, Decision
 from underwriting.engine import Engine
 from underwriting.errors import InputError, PolicyError
 from underwriting.io.artifacts import load_model
@@ -28,22 +29,6 @@ from underwriting.io.data_folder import DataFolder, Lookup
 from underwriting.io.rule_sets import check_rule_set, load_rule_set
 from underwriting.model.artifact import Scorecard
 from underwriting.policy.rules import RuleSet
-
-DECISION_FIELDS = (
-    "outcome",
-    "limit",
-    "grade",
-    "model_grade",
-    "pd_12m",
-    "score",
-    "reason_codes",
-    "reasons",
-    "rules_fired",
-    "binding_constraint",
-    "expected_loss",
-    "daily_repayment",
-)
-"""The fields a replay compares: everything the engine decided."""
 
 
 class UnknownMerchant(LookupError):
@@ -59,7 +44,7 @@ class ById:
     requested_amount: float | None = None
 
 
-Decided = tuple[dict[str, Any], dict[str, Any], pl.DataFrame]
+Decided = tuple[dict[str, Any], Decision, pl.DataFrame]
 """A request's decision input, its decision and its input rows that failed validation."""
 
 
@@ -302,7 +287,7 @@ class Service:
         for given, outcome in zip(inputs, ready, strict=True):
             if isinstance(outcome, Prepared):
                 assert given is not None
-                decision = _plain(rows[outcome.features["merchant_id"][0]])
+                decision = Decision.from_row(rows[outcome.features["merchant_id"][0]])
                 results.append((given, decision, outcome.quarantine))
             else:
                 results.append(outcome)
@@ -310,15 +295,15 @@ class Service:
 
     def decide_alone(
         self, inputs: dict[str, Any], engine: Engine | None = None
-    ) -> tuple[dict[str, Any], pl.DataFrame]:
+    ) -> tuple[Decision, pl.DataFrame]:
         """The decision for a decision input, and its input rows that failed validation,
         by itself (replays use it, with the recorded versions' engine)."""
         application, benchmark = application_from_input(inputs)
         base = engine or self.engine
         engine = Engine(base.model, base.rules, benchmark)
         prepared = engine.prepare(application)
-        decision = engine.decide_frame(prepared.features).row(0, named=True)
-        return _plain(decision), prepared.quarantine
+        decision = Decision.from_row(engine.decide_frame(prepared.features).row(0, named=True))
+        return decision, prepared.quarantine
 
     def engine_for(self, model_version: str, rule_set_version: str) -> Engine:
         """The engine of recorded versions, from the models and rules folders."""
@@ -399,15 +384,17 @@ def _daily_inputs(
     return {m: _rows(part) for m, part in _by_merchant(texted).items()}
 
 
-def _plain(decision: dict[str, Any]) -> dict[str, Any]:
-    """A decision row with JSON-ready values (dates as ISO text)."""
-    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in decision.items()}
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with JSON-ready values (dates and times as ISO text)."""
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()}
 
 
-def differences(recorded: dict[str, Any], replayed: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The decided fields that differ between a recorded and a replayed decision."""
+def differences(recorded: dict[str, Any], replayed: Decision) -> dict[str, dict[str, Any]]:
+    """The decided fields (`underwriting.decision.DECIDED`) that differ between a recorded
+    decision (as stored, JSON values) and a replayed one."""
+    now = replayed.model_dump(mode="json", include=set(DECIDED))
     return {
-        name: {"recorded": recorded.get(name), "replayed": replayed.get(name)}
-        for name in DECISION_FIELDS
-        if recorded.get(name) != replayed.get(name)
+        name: {"recorded": recorded.get(name), "replayed": now[name]}
+        for name in DECIDED
+        if recorded.get(name) != now[name]
     }

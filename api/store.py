@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from api.batching import Batcher
+from underwriting.decision import Decision
 
 metadata = sa.MetaData()
 
@@ -343,9 +344,24 @@ class DecisionWriter:
         return alone
 
 
+DECISION_COLUMNS = {
+    "merchant_id": "merchant_id",
+    "as_of": "as_of",
+    "outcome": "outcome",
+    "loan_limit": "limit",
+    "grade": "grade",
+    "pd_12m": "pd_12m",
+    "model_version": "model_version",
+    "rule_set_version": "rule_set_version",
+}
+"""The decisions table's columns that copy a field of the decision, for queries (column:
+field). The whole decision is the `decision` column's JSON."""
+
+
 def save_decision(
     engine: Engine,
-    decision: dict[str, Any],
+    decision: Decision,
+    input_problems: list[dict[str, str]],
     inputs: dict[str, Any],
     *,
     source: str,
@@ -354,25 +370,20 @@ def save_decision(
     request_sha256: str,
     writer: DecisionWriter | None = None,
 ) -> tuple[StoredDecision, bool]:
-    """Store a decision and its input in one transaction (shared with the decisions
-    queued beside it when `writer` is given), committed before returning.
+    """Store a decision, its input rows that failed validation and its input in one
+    transaction (shared with the decisions queued beside it when `writer` is given),
+    committed before returning.
 
     With an idempotency key already used by this caller, nothing is written: the stored
     decision is returned (False: not new) if the request is the same, else
     IdempotencyConflict.
     """
     raw_input = canonical_json(inputs)
+    recorded = {**decision.model_dump(mode="json"), "input_problems": input_problems}
     values = {
         "id": str(uuid.uuid4()),
-        "merchant_id": decision["merchant_id"],
-        "as_of": dt.date.fromisoformat(str(decision["as_of"])),
-        "outcome": decision["outcome"],
-        "loan_limit": decision["limit"],
-        "grade": decision["grade"],
-        "pd_12m": decision["pd_12m"],
-        "model_version": decision["model_version"],
-        "rule_set_version": decision["rule_set_version"],
-        "decision": canonical_json(decision).decode(),
+        **{column: getattr(decision, field) for column, field in DECISION_COLUMNS.items()},
+        "decision": canonical_json(recorded).decode(),
         "input_sha256": sha256(raw_input),
         "input": zlib.compress(raw_input, 6),
         "source": source,
@@ -399,7 +410,7 @@ def save_decision(
     stored = StoredDecision(  # as a read would give it, but the input as given (not read back)
         id=values["id"],
         seq=seq,
-        decision=json.loads(values["decision"]),
+        decision=recorded,
         input=inputs,
         input_sha256=values["input_sha256"],
         source=source,

@@ -188,8 +188,8 @@ def main() -> int:
     by_id = cycling(secret, by_id_bodies(ids, args.as_of))
     runs = [
         ("bare endpoint, validates the inline bodies", "bare_app:create_app", inline),
-        ("POST /v1/decisions, inline data (90 days)", "api.app:create_app", inline),
-        ("POST /v1/decisions, by merchant id", "api.app:create_app", by_id),
+        ("POST /v1/decisions, inline data (90 days)", "api.main:create_app", inline),
+        ("POST /v1/decisions, by merchant id", "api.main:create_app", by_id),
         ("diagnostic: inline, the decision made free", "engine_free_app:create_app", inline),
         ("diagnostic: by id, the decision made free", "engine_free_app:create_app", by_id),
     ]  # fmt: skip

@@ -5,7 +5,7 @@ benchmark for an A/B of one change, and cheap enough to run under a profiler (py
     python benchmarks/bench_api_inprocess.py --app real --kind id
     python benchmarks/bench_api_inprocess.py --app bare --kind inline
 
-`--app`: `real` (api.app), `free` (engine_free_app: the decision computed once, then
+`--app`: `real` (api.main), `free` (engine_free_app: the decision computed once, then
 repeated) or `bare` (bare_app: validation only). `--kind`: 90-day inline bodies of 100
 merchants, or requests by id of 500 merchants, sent in turn as bench_api.py sends them.
 A fresh SQLite store.
@@ -41,7 +41,7 @@ def _app(which: str) -> FastAPI:
     elif which == "free":
         from engine_free_app import create_app as factory
     else:
-        from api.app import create_app as factory
+        from api.main import create_app as factory
     return factory()
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api.app import create_app as create_real_app
+from api.main import create_app as create_real_app
 from api.service import ById, Decided, Service
 
 MERCHANTS = 500  # as many as bench_api.py cycles through by id

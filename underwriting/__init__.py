@@ -5,6 +5,7 @@ folder), the decision's schema and the errors.
 """
 
 from underwriting.applications import Application, Prepared
+from underwriting.decision import DECISION_SCHEMA, Decision
 from underwriting.engine import Engine
 from underwriting.errors import (
     InputError,
@@ -20,8 +21,10 @@ from underwriting.model.artifact import Scorecard
 from underwriting.policy.rules import RuleSet
 
 __all__ = [
+    "DECISION_SCHEMA",
     "Application",
     "DataFolder",
+    "Decision",
     "Engine",
     "InputError",
     "MissingColumnsError",

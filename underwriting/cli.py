@@ -18,6 +18,7 @@ from underwriting.applications import Application, prepare_with_cashflow
 from underwriting.batch.feature_table import FeatureBuild, build_feature_table
 from underwriting.batch.rescore import LocalRunner, rescore
 from underwriting.batch.spark import SparkRunner
+from underwriting.decision import Decision
 from underwriting.engine import Engine
 from underwriting.errors import InputError, UnderwritingError
 from underwriting.features.registry import FEATURES
@@ -287,27 +288,23 @@ def _run_decide(args: argparse.Namespace) -> int:
     application, benchmarks = _one_merchant(args, "decided")
     engine = Engine(load_model(args.model), load_rule_set(args.rules), benchmarks)
     prepared, cashflow = prepare_with_cashflow(application, benchmarks)
-    decision = engine.decide_frame(prepared.features).row(0, named=True)
+    decision = Decision.from_row(engine.decide_frame(prepared.features).row(0, named=True))
     if args.json:
-        print(json.dumps(decision, default=str, indent=2))
+        print(json.dumps(decision.model_dump(mode="json"), indent=2))
         return 0
+    print(f"Merchant {decision.merchant_id} as of {decision.as_of}: {decision.outcome.upper()}")
+    bound = "" if decision.outcome == "decline" else f" (bound by {decision.binding_constraint})"
+    print(f"  limit            {decision.limit:>12,}{bound}")
+    print(f"  grade            {decision.grade:>12}   (model grade {decision.model_grade})")
+    print(f"  PD (12 months)   {decision.pd_12m:>12.2%}   score {decision.score}")
     print(
-        f"Merchant {decision['merchant_id']} as of {decision['as_of']}: {decision['outcome'].upper()}"
-    )
-    bound = (
-        "" if decision["outcome"] == "decline" else f" (bound by {decision['binding_constraint']})"
-    )
-    print(f"  limit            {decision['limit']:>12,}{bound}")
-    print(f"  grade            {decision['grade']:>12}   (model grade {decision['model_grade']})")
-    print(f"  PD (12 months)   {decision['pd_12m']:>12.2%}   score {decision['score']}")
-    print(
-        f"  daily repayment  {decision['daily_repayment']:>12,.2f}   expected loss {decision['expected_loss']:,.2f}"
+        f"  daily repayment  {decision.daily_repayment:>12,.2f}   expected loss {decision.expected_loss:,.2f}"
     )
     print("  reasons:")
-    for code, text in zip(decision["reason_codes"], decision["reasons"], strict=True):
+    for code, text in zip(decision.reason_codes, decision.reasons, strict=True):
         print(f"    [{code}] {text}")
-    print(f"  rules fired: {', '.join(decision['rules_fired']) or 'none'}")
-    print(f"  model {decision['model_version']}, rule set {decision['rule_set_version']}")
+    print(f"  rules fired: {', '.join(decision.rules_fired) or 'none'}")
+    print(f"  model {decision.model_version}, rule set {decision.rule_set_version}")
     industry = prepared.features["industry_code"][0]
     benchmark = benchmarks.filter(pl.col("industry_code") == industry).row(0, named=True)
     periods = sales_against_industry(cashflow.lazy(), benchmark, args.as_of, 12)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api import migrate, store
-from api.app import create_app
+from api.main import create_app
 from api.settings import Settings
 from tests.conftest import RULES_V1
 from underwriting.io.artifacts import save_model
@@ -143,7 +143,7 @@ def serve(
         "UW_DATA": str(small_book),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+        [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
         env=env,
         start_new_session=True,  # its own process group: the kill takes the workers too

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import store
-from api.app import create_app
+from api.main import create_app
 from tests.api.conftest import Api, settings_for
 from tests.conftest import RULES_V1
 from underwriting.applications import Application
@@ -94,7 +94,7 @@ def test_inline_data_gets_the_engines_decision(
         )
     )
     for field in ("outcome", "limit", "grade", "pd_12m", "score", "reasons", "rules_fired"):
-        assert decision[field] == expected[field], field
+        assert decision[field] == getattr(expected, field), field
     by_id = _decide(api, {"merchant_id": "M00000042", "as_of": AS_OF}).json()
     assert by_id["outcome"] == decision["outcome"] and by_id["limit"] == decision["limit"]
 

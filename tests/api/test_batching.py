@@ -14,6 +14,7 @@ import pytest
 
 from api import migrate, store
 from api.batching import Batcher
+from underwriting.decision import Decision
 
 
 def test_waiting_jobs_are_decided_together_and_each_gets_its_own_result() -> None:
@@ -119,14 +120,18 @@ def test_group_commit_writes_every_decision_and_fails_only_a_reused_key(tmp_path
     migrate.upgrade(database)
     writer = store.DecisionWriter(database)
     decision = {"as_of": "2026-10-01", "outcome": "approve", "limit": 5_000, "grade": "B",
-                "pd_12m": 0.02, "model_version": "m", "rule_set_version": "r"}  # fmt: skip
+                "model_grade": "B", "pd_12m": 0.02, "score": 640, "reason_codes": [],
+                "reasons": [], "rules_fired": [], "binding_constraint": "multiple",
+                "expected_loss": 45.0, "daily_repayment": 14.52, "model_version": "m",
+                "rule_set_version": "r"}  # fmt: skip
 
     def save(n: int) -> str:
         key = "shared" if n in (3, 4) else None  # one key, two different requests
         try:
             _, new = store.save_decision(
                 database,
-                {**decision, "merchant_id": f"M{n:08d}"},
+                Decision.model_validate({**decision, "merchant_id": f"M{n:08d}"}),
+                [],
                 {"n": n},
                 source="test",
                 caller="key_1",

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api import migrate, store
-from api.app import create_app
+from api.main import create_app
 from tests.api.conftest import settings_for
 
 ADMIN: dict[str, str] = {}

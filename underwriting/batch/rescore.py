@@ -40,11 +40,10 @@ from underwriting.io.data_folder import Book, DataFolder, TableCount, add_counts
 from underwriting.model.drift import ScoreBands
 from underwriting.model.reasons import feature_meaning
 from underwriting.reports.portfolio import RunFigures, portfolio_report
-from underwriting.reports.run_figures import REPORT_COLUMNS
+from underwriting.reports.run_figures import REPORT_COLUMNS, SEGMENT_COLUMNS
 
 MANIFEST = "manifest.json"
 REPORT = "report.html"
-SEGMENT_COLUMNS = ("industry_code", "existing_exposure")
 
 
 def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:

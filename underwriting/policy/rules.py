@@ -2,14 +2,15 @@
 
 Each rule has an id, a kind, a condition (an SQL boolean expression over feature names,
 compiled by `polars.sql_expr`: parsed, never evaluated as Python), a reason code and a
-plain-language reason. Kinds: `knockout` (decline), `refer` (to a loan officer),
-`grade_cap` (grade no better than `grade`), `limit_cap` (limit no higher than the SQL
-expression `cap`). A condition that is null for a merchant (missing data) does not fire;
+plain-language reason. The kinds, with what their rules do and the field they carry, are
+one table, `RULE_KINDS`: `knockout` (decline), `refer` (to a loan officer), `grade_cap`
+(grade no better than `grade`), `limit_cap` (limit no higher than the SQL expression
+`cap`). A condition that is null for a merchant (missing data) does not fire;
 write `x IS NULL OR ...` to fire on missing data.
 
 `check_rules` reports every problem with its file, rule id and fix (the files are read by
-`underwriting.io.rule_sets`, whose `load_rule_set` refuses a rule set with any problem). Beyond parsing, a condition or cap must look at one
-merchant at a time (no aggregate such as SUM or AVG, no COUNT(*), no window with OVER),
+`underwriting.io.rule_sets`, whose `load_rule_set` refuses a rule set with any problem).
+Beyond parsing, a condition or cap must look at one merchant at a time (no aggregate such as SUM or AVG, no COUNT(*), no window with OVER),
 and it is run on a few made-up merchants: it must compute on the features' types, give
 true/false (a condition) or an amount (a cap), and give each merchant what it gives it
 alone.
@@ -35,6 +36,31 @@ from underwriting.policy.parameters import Policy, parse_policy, version_of
 Kind = Literal["knockout", "refer", "grade_cap", "limit_cap"]
 
 
+@dataclass(frozen=True)
+class RuleKind:
+    """A kind of rule: what its rules do when they fire, and the field they carry."""
+
+    name: Kind
+    effect: str
+    """What a rule of the kind does to a decision when it fires, in words."""
+    field: Literal["grade", "cap"] | None = None
+    """The field every rule of the kind needs (and no other kind may have)."""
+    field_meaning: str = ""
+
+
+RULE_KINDS: tuple[RuleKind, ...] = (
+    RuleKind("knockout", "declines"),
+    RuleKind("refer", "refers the application to a loan officer"),
+    RuleKind("grade_cap", "caps the grade", "grade", "the best grade it allows"),
+    RuleKind("limit_cap", "caps the limit", "cap", "an SQL expression for the ceiling"),
+)
+"""Every kind of rule, in precedence: in a decision's trace and reasons, the rules of an
+earlier kind come first (by id within a kind). The engine gives each kind's effect one
+step of its own (`underwriting.engine`)."""
+
+PRECEDENCE: dict[str, int] = {kind.name: i for i, kind in enumerate(RULE_KINDS)}
+
+
 class Rule(BaseModel):
     """One rule of a rule set, as written in rules.toml."""
 
@@ -50,14 +76,16 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Rule:
-        if self.kind == "grade_cap" and self.grade is None:
-            raise ValueError("a grade_cap rule needs `grade`, the best grade it allows")
-        if self.kind == "limit_cap" and self.cap is None:
-            raise ValueError("a limit_cap rule needs `cap`, an SQL expression for the ceiling")
-        if self.kind != "grade_cap" and self.grade is not None:
-            raise ValueError(f"`grade` belongs to grade_cap rules, not {self.kind}; remove it")
-        if self.kind != "limit_cap" and self.cap is not None:
-            raise ValueError(f"`cap` belongs to limit_cap rules, not {self.kind}; remove it")
+        for kind in RULE_KINDS:
+            if kind.field is None:
+                continue
+            value = getattr(self, kind.field)
+            if self.kind == kind.name and value is None:
+                raise ValueError(f"a {kind.name} rule needs `{kind.field}`, {kind.field_meaning}")
+            if self.kind != kind.name and value is not None:
+                raise ValueError(
+                    f"`{kind.field}` belongs to {kind.name} rules, not {self.kind}; remove it"
+                )
         return self
 
 
@@ -82,6 +110,15 @@ class RuleSet:
     version: str
     policy: Policy
     rules: tuple[Rule, ...]
+
+    @cached_property
+    def in_precedence(self) -> tuple[Rule, ...]:
+        """The rules by kind in `RULE_KINDS`' order, then by id: the order of the trace."""
+        return tuple(sorted(self.rules, key=lambda r: (PRECEDENCE[r.kind], r.id)))
+
+    def of_kind(self, kind: Kind) -> tuple[Rule, ...]:
+        """The rules of one kind, in precedence."""
+        return tuple(r for r in self.in_precedence if r.kind == kind)
 
     def condition(self, rule: Rule) -> pl.Expr:
         """The rule's condition as a polars expression; null (missing data) is false."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from underwriting.decision import OUTCOMES, decision_fields
 from underwriting.model.drift import (
     ScoreBands,
     Stability,
@@ -24,20 +25,26 @@ from underwriting.model.drift import (
     stability,
 )
 
+SEGMENT_COLUMNS = ("industry_code", "existing_exposure")
+"""The merchant's columns a run's decisions part carries beside the decision's, for the
+report's segments."""
+
 REPORT_COLUMNS = (
-    "merchant_id",
-    "outcome",
-    "grade",
-    "limit",
-    "pd_12m",
-    "score",
-    "expected_loss",
-    "reason_codes",
-    "rules_fired",
-    "industry_code",
-    "existing_exposure",
+    *decision_fields(
+        "merchant_id",
+        "outcome",
+        "grade",
+        "limit",
+        "pd_12m",
+        "score",
+        "expected_loss",
+        "reason_codes",
+        "rules_fired",
+    ),
+    *SEGMENT_COLUMNS,
 )
-_RANK = {"approve": 0, "refer": 1, "decline": 2}
+"""What the report reads of a run's decisions."""
+_RANK = {outcome: i for i, outcome in enumerate(OUTCOMES)}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,102 @@
+"""Typed dependencies of the routes: what the app loaded at start-up (the database, the
+decision writer, the engine's service), the caller's key with its role, and a stored
+decision by the id in the path.
+
+The app's lifespan (`api.main`) puts one `Runtime` in `app.state.runtime`; the routes
+never read `app.state` themselves. Dependencies that only look something up are `async`,
+so they run on the event loop instead of taking a trip through the thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Path, Request
+
+from api import store
+from api.problems import ApiProblem
+from api.security import Permission, authenticate, authorize
+from api.service import Service
+
+
+@dataclass
+class Runtime:
+    """What the app holds while it serves: the database, the group-commit writer, and the
+    service (None, with the reason in `not_ready`, until it has loaded)."""
+
+    database: sa.Engine
+    writer: store.DecisionWriter
+    service: Service | None = None
+    not_ready: str = "starting"
+
+
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_database(runtime: RuntimeDep) -> sa.Engine:
+    return runtime.database
+
+
+async def get_writer(runtime: RuntimeDep) -> store.DecisionWriter:
+    return runtime.writer
+
+
+async def get_service(runtime: RuntimeDep) -> Service:
+    """The engine's service; 503 with the reason while it is not ready."""
+    if runtime.service is None:
+        raise ApiProblem(503, f"the engine is not ready: {runtime.not_ready}")
+    return runtime.service
+
+
+DatabaseDep = Annotated[sa.Engine, Depends(get_database)]
+WriterDep = Annotated[store.DecisionWriter, Depends(get_writer)]
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def get_caller(request: Request, database: DatabaseDep) -> store.ApiKey:
+    """The key the request is made with (`Authorization: Bearer <key>`); 401 without one."""
+    return authenticate(request.headers.get("authorization", ""), database)
+
+
+CallerDep = Annotated[store.ApiKey, Depends(get_caller)]
+
+
+def requires(permission: Permission) -> Callable[[store.ApiKey], Awaitable[store.ApiKey]]:
+    """A dependency: the caller's key, which must grant `permission` (else 403)."""
+
+    async def check(key: CallerDep) -> store.ApiKey:
+        authorize(key, permission)
+        return key
+
+    return check
+
+
+Decider = Annotated[store.ApiKey, Depends(requires("decide"))]
+"""An officer or an admin: may ask for decisions."""
+Reviewer = Annotated[store.ApiKey, Depends(requires("review"))]
+"""An officer or an admin: may review referrals."""
+Reader = Annotated[store.ApiKey, Depends(requires("read"))]
+"""Any role: may read decisions, replay them and see the versions."""
+KeyAdmin = Annotated[store.ApiKey, Depends(requires("keys"))]
+"""An admin: may create, list and revoke keys."""
+
+DecisionId = Annotated[str, Path(min_length=1, max_length=64, description="a decision's id")]
+
+
+def stored_decision(decision_id: DecisionId, database: DatabaseDep) -> store.StoredDecision:
+    """The stored decision of the path's id; 404 when there is none."""
+    stored = store.get_decision(database, decision_id)
+    if stored is None:
+        raise ApiProblem(404, f"no decision {decision_id}; list them at /v1/decisions")
+    return stored
+
+
+StoredDep = Annotated[store.StoredDecision, Depends(stored_decision)]
