@@ -11,8 +11,8 @@ straggler at once would occupy the engine for a whole call and leave the group w
 for it: with 16 clients, calls alternated between 1 and 15 requests. So the decisions'
 batcher lingers: when fewer callers wait than the last call served, it waits for that
 many, at most half as long as the last call took (and never over 50 ms), then decides
-what it has. Calls of 16 then follow each other, and each request costs about a third
-less CPU (benchmarks/RESULTS.md). A lone request after a lone one never waits.
+what it has. Calls of 16 then follow each other, and each request costs less CPU (the
+figures are in benchmarks/RESULTS.md). A lone request after a lone one never waits.
 
 The engine gives each merchant in a batch the decision it gets alone (features are per
 merchant, bit for bit; a test holds the API to it), so batching changes speed only.

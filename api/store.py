@@ -116,8 +116,9 @@ def writing(engine: Engine) -> Iterator[sa.Connection]:
 
     Writers to one SQLite file (the API's workers, the CLI) take turns through a lock
     file beside it, and a waiting writer wakes as soon as the lock is free. Left to
-    SQLite, a writer that finds the file locked polls with sleeps of up to 100 ms: with
-    two workers under load that cost a sixth of the throughput and put p99 above 1 s.
+    SQLite, a writer that finds the file locked polls with sleeps of up to 100 ms, which
+    under load costs throughput and puts the slowest answers in seconds (the figures are
+    in benchmarks/RESULTS.md).
     """
     database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     if not database or database == ":memory:":

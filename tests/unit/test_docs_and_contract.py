@@ -81,3 +81,44 @@ def test_public_api_is_what_all_says() -> None:
         if not name.startswith("_") and not isinstance(value, type(underwriting))
     }
     assert set(underwriting.__all__) == exported
+
+
+def _layout_map() -> str:
+    readme = (DOCS.parent / "README.md").read_text()
+    section = readme[readme.index("## Layout\n") :]
+    return section.split("```")[1]
+
+
+def test_the_readmes_layout_map_matches_the_tree() -> None:
+    """Every path the map names exists, and every module and package of `underwriting/`
+    and `api/` is on the map."""
+    root = DOCS.parent
+    named: set[str] = set()
+    parent = ""
+    for line in _layout_map().splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            parent = line.split()[0]
+            named.add(parent)
+            continue
+        for word in (w.strip(",;:()`") for w in line.split()):
+            if (
+                word.endswith(("/", ".py"))
+                and word.replace("_", "").replace("/", "").replace(".py", "").isalnum()
+            ):
+                named.add(parent + word)
+    for path in sorted(named):
+        assert (root / path).exists(), f"the README's layout names {path}, which is not there"
+    for package in ("underwriting", "api"):
+        for entry in (root / package).iterdir():
+            if entry.name.startswith(("_", ".")) and entry.name != "__init__.py":
+                continue
+            if entry.is_dir() and not any(entry.glob("*.py")):
+                continue
+            if entry.suffix not in {".py", ""} or (
+                package == "api" and entry.name == "__init__.py"
+            ):
+                continue
+            name = f"{package}/{entry.name}" + ("/" if entry.is_dir() else "")
+            assert name in named, f"{name} is missing from the README's layout map"

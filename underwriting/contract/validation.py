@@ -183,8 +183,8 @@ def _with_copy_counts(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
     column (null matches null, NaN matches NaN, -0.0 matches 0.0), and whether it is the
     first row with its key.
 
-    Two counts over groups and a first-row flag: 1.2 ms a table on the rows of 16
-    applications, where the distinct rows and the rank within each key took 5.7 ms."""
+    Two counts over groups and a first-row flag: cheaper on the rows of a few
+    applications than the distinct rows and each row's rank within its key."""
     typed_key = [pl.col(f"__typed_{k}") for k in table.key]
     typed_all = [pl.col(f"__typed_{c.name}") for c in table.columns]
     return frame.with_columns(
