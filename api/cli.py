@@ -65,6 +65,9 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     url = _database(args)
     os.environ["UW_DATABASE_URL"] = url
+    # Each worker's polars gets its share of the cores: a decision's queries are small, and
+    # a worker spreading them over every core only makes the workers contend.
+    os.environ.setdefault("POLARS_MAX_THREADS", str(max(1, (os.cpu_count() or 1) // args.workers)))
     migrate.upgrade(store.connect(url))
     base = f"http://{args.host}:{args.port}"
     print(

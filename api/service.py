@@ -161,7 +161,7 @@ class Service:
         model = load_model(settings.model)
         rules = load_rule_set(settings.rules)
         folder = DataFolder(settings.data)
-        lookup = folder.lookup()
+        lookup = folder.lookup(in_memory_rows=settings.lookup_rows_in_memory)
         engine = Engine(model, rules, lookup.benchmarks)
         return cls(settings, engine, lookup, folder.fingerprint()[:16])
 

@@ -19,11 +19,14 @@ class Settings:
     rules_root: Path = Path("rules")
     data: Path = Path("data/sample")
     max_body_bytes: int = 2 * 1024 * 1024
+    lookup_rows_in_memory: int = 2_000_000
+    """A daily table of the data source with at most this many rows is held in memory for
+    by-id lookups (about 50 bytes a row, in each worker); a larger one is scanned."""
 
     @classmethod
     def from_environment(cls) -> Settings:
-        """UW_DATABASE_URL, UW_MODEL, UW_MODELS_DIR, UW_RULES, UW_RULES_ROOT, UW_DATA and
-        UW_MAX_BODY_BYTES; each unset one keeps its default."""
+        """UW_DATABASE_URL, UW_MODEL, UW_MODELS_DIR, UW_RULES, UW_RULES_ROOT, UW_DATA,
+        UW_MAX_BODY_BYTES and UW_LOOKUP_ROWS_IN_MEMORY; each unset one keeps its default."""
         env = os.environ
         default = cls()
         return cls(
@@ -34,4 +37,7 @@ class Settings:
             rules_root=Path(env.get("UW_RULES_ROOT", default.rules_root)),
             data=Path(env.get("UW_DATA", default.data)),
             max_body_bytes=int(env.get("UW_MAX_BODY_BYTES", default.max_body_bytes)),
+            lookup_rows_in_memory=int(
+                env.get("UW_LOOKUP_ROWS_IN_MEMORY", default.lookup_rows_in_memory)
+            ),
         )

@@ -207,17 +207,59 @@ class DataFolder:
         held = pl.concat([bench_held, m_held])
         return Book(benchmarks, merchants, book_as_of, daily, counts, held, as_of == OUTCOME_DATES)
 
-    def lookup(self) -> Lookup:
+    def lookup(self, *, in_memory_rows: int = 0) -> Lookup:
         """The folder opened for looking merchants up by id (the API's by-id decisions,
-        `underwrite decide`): benchmarks validated and profiles read once."""
+        `underwrite decide`): benchmarks validated and profiles read once. A daily table of
+        at most `in_memory_rows` rows is read once and held by merchant; a larger one is
+        scanned at each lookup."""
         traffic = self.scan(TRAFFIC)
         return Lookup(
             benchmarks=self.benchmarks(),
             profiles=self.require(MERCHANTS)[0].collect(),
-            cashflow=self.require(CASHFLOW)[0],
-            traffic=traffic[0] if traffic is not None else pl.LazyFrame(schema=TRAFFIC.schema),
+            cashflow=DailyRows.of(self.require(CASHFLOW)[0], in_memory_rows),
+            traffic=DailyRows.of(
+                traffic[0] if traffic is not None else pl.LazyFrame(schema=TRAFFIC.schema),
+                in_memory_rows,
+            ),
             source=str(self.path),
         )
+
+
+@dataclass(frozen=True)
+class DailyRows:
+    """A daily table to be read a few merchants at a time: scanned at each read, or, when
+    `held`, read once into memory by merchant (each merchant's rows in the file's order)."""
+
+    scan: pl.LazyFrame
+    held: dict[str, pl.DataFrame] | None = None
+
+    @classmethod
+    def of(cls, scan: pl.LazyFrame, in_memory_rows: int) -> DailyRows:
+        """`scan`, held in memory if it has text merchant ids and at most `in_memory_rows`
+        rows."""
+        if in_memory_rows <= 0 or scan.collect_schema().get("merchant_id") != pl.String():
+            return cls(scan)
+        if row_count(scan).collect().item() > in_memory_rows:
+            return cls(scan)
+        rows = scan.collect()
+        held = {
+            str(key[0]): part
+            for key, part in rows.partition_by(
+                "merchant_id", maintain_order=True, as_dict=True
+            ).items()
+        }
+        return cls(scan, held)
+
+    def read(self, merchant_ids: pl.Series) -> pl.LazyFrame:
+        """The rows of the merchants of `merchant_ids`, each merchant's in the file's order."""
+        if self.held is None:
+            return self.scan.filter(pl.col("merchant_id").is_in(merchant_ids.implode()))
+        found = [
+            self.held[m]
+            for m in merchant_ids.sort().unique(maintain_order=True).to_list()
+            if m in self.held
+        ]
+        return (pl.concat(found) if found else self.scan.clear()).lazy()
 
 
 @dataclass(frozen=True)
@@ -227,8 +269,8 @@ class Lookup:
 
     benchmarks: pl.DataFrame
     profiles: pl.DataFrame
-    cashflow: pl.LazyFrame
-    traffic: pl.LazyFrame
+    cashflow: DailyRows
+    traffic: DailyRows
     source: str
 
     @cached_property
@@ -254,10 +296,7 @@ class Lookup:
         if conflicts:
             keep = ids.is_in(list(conflicts)).not_()
             profiles, ids = profiles.filter(keep), ids.filter(keep)
-        theirs = pl.col("merchant_id").is_in(ids.implode())
-        cashflow, traffic = pl.collect_all(
-            [self.cashflow.filter(theirs), self.traffic.filter(theirs)]
-        )
+        cashflow, traffic = pl.collect_all([self.cashflow.read(ids), self.traffic.read(ids)])
         return MerchantRows(profiles, cashflow, traffic), conflicts
 
 
