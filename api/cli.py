@@ -60,14 +60,20 @@ def _run_keys_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker_environment(workers: int) -> dict[str, str]:
+    """What the environment of `workers` serving processes adds, unless it is set: each
+    worker's polars gets its share of the cores (a decision's queries are small, and a
+    worker spreading them over every core only makes the workers contend)."""
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    return {} if "POLARS_MAX_THREADS" in os.environ else {"POLARS_MAX_THREADS": share}
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     url = _database(args)
     os.environ["UW_DATABASE_URL"] = url
-    # Each worker's polars gets its share of the cores: a decision's queries are small, and
-    # a worker spreading them over every core only makes the workers contend.
-    os.environ.setdefault("POLARS_MAX_THREADS", str(max(1, (os.cpu_count() or 1) // args.workers)))
+    os.environ.update(worker_environment(args.workers))
     migrate.upgrade(store.connect(url))
     base = f"http://{args.host}:{args.port}"
     print(

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import machine
 
 from api import migrate, store
+from api.cli import worker_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,7 +91,7 @@ def _start(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", "2", "--log-level", "error"],
-        env={**os.environ, **env},
+        env={**os.environ, **worker_environment(2), **env},  # as `underwrite serve` runs
         cwd=ROOT,
         start_new_session=True,
     )  # fmt: skip

@@ -35,7 +35,7 @@ def machine() -> str:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
         f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}, "
-        f"polars {pl.__version__}"
+        f"polars {pl.__version__} ({pl.thread_pool_size()} threads)"
     )
 
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_features import machine
 
 from underwriting.io.rule_sets import load_policy
+from underwriting.model import scoring
 from underwriting.model.artifact import Scorecard
 from underwriting.model.scoring import score
 from underwriting.model.training import TrainingOptions, target_values, train
@@ -64,7 +65,7 @@ def main() -> int:
     parser.add_argument("--out-of-time", default="2026-10-01")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; our scorer's numpy work runs on {scoring._THREADS} threads")
 
     training = pl.read_parquet(args.train)
     model, seconds = train_ours(training, args.out_of_time)

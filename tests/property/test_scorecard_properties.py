@@ -11,7 +11,14 @@ from underwriting.features.registry import FEATURES_BY_NAME
 from underwriting.model.artifact import CategoricalBinning, NumericBinning, Scorecard
 from underwriting.model.binning import OTHER
 from underwriting.model.reasons import _sentences, reason_texts
-from underwriting.model.scoring import _bin_index, _CompiledFeature, score, score_arrays
+from underwriting.model.scoring import (
+    MAX_REASONS,
+    _bin_index,
+    _CompiledFeature,
+    _reason_codes,
+    score,
+    score_arrays,
+)
 from underwriting.policy.parameters import Policy
 
 
@@ -54,6 +61,7 @@ def test_reasons_are_ordered_by_points_lost_and_never_at_the_best_bin(
     reasons = score(model, policy, frame)["reasons"][0].to_list()
     lost_by_name = dict(zip(names, lost[0], strict=True))
     shown = [lost_by_name[r] for r in reasons]
+    assert len(set(reasons)) == len(reasons)
     assert shown == sorted(shown, reverse=True)
     assert all(points > 0 for points in shown)
     # Nothing left out lost more than the last reason given.
@@ -140,3 +148,35 @@ def test_reason_codes_read_as_their_feature_or_fixed_sentence_in_order(
                 said.append(text)
         expected.append(said)
     assert found.dtype == pl.List(pl.String()) and found.to_list() == expected
+
+
+@given(data=st.data())
+def test_reason_codes_are_the_features_that_lost_most_earlier_first_on_ties(
+    data: st.DataObject,
+) -> None:
+    """Against a plain sort per row: ranks of points lost (0: none lost), with ties broken
+    by feature position, narrow and wide ranks, fewer features than reason slots."""
+    features = data.draw(st.integers(1, 12), label="features")
+    rows = data.draw(st.integers(1, 20), label="rows")
+    top_rank = data.draw(st.sampled_from([3, 255, 256, 700]), label="top rank")
+    slots = min(MAX_REASONS, features)
+    ranks, indices = [], []
+    for _ in range(features):
+        bins = data.draw(st.integers(1, 5))
+        ranks.append(
+            np.array(
+                data.draw(st.lists(st.integers(0, top_rank), min_size=bins, max_size=bins)),
+                dtype=np.uint32,
+            )
+        )
+        indices.append(
+            np.array(
+                data.draw(st.lists(st.integers(0, bins - 1), min_size=rows, max_size=rows)),
+                dtype=np.int8,
+            )
+        )
+    codes = _reason_codes(ranks, indices, slots)
+    for row in range(rows):
+        lost = sorted(((int(ranks[j][indices[j][row]]), -j) for j in range(features)), reverse=True)
+        expected = [-j for rank, j in lost if rank > 0][:slots]
+        assert codes[row].tolist() == expected + [-1] * (slots - len(expected))

@@ -2,7 +2,8 @@
 
 Decisions and scores carry lists (reasons, reason codes, rules fired) whose entries come
 from a short vocabulary. Building them with polars list expressions costs more than the
-whole decision; here each row's tokens, left to right, become its list in one pass.
+whole decision; here each row's tokens, left to right, become its list in one pass: the
+words are gathered as polars text and the lists laid over them through Arrow.
 """
 
 from __future__ import annotations
@@ -20,21 +21,26 @@ def token_lists(name: str, tokens: np.ndarray, vocabulary: list[str]) -> pl.Seri
     `tokens` is (rows x slots) with -1 for an empty slot; entries are text.
     """
     present = tokens >= 0
-    words = list(dict.fromkeys(vocabulary))
-    position = np.array([words.index(v) for v in vocabulary], dtype=np.uint32)
-    values = enum_values(tuple(words)).gather(
-        pl.Series(position.take(tokens[present]), dtype=pl.UInt32())
-    )
-    return lists_of(present.sum(axis=1), values).alias(name)
+    lengths = np.zeros(tokens.shape[0], dtype=np.int64)
+    for slot in range(tokens.shape[1]):  # a column at a time: numpy sums short rows slowly
+        lengths += present[:, slot]
+    values = _words(tuple(vocabulary)).gather(pl.Series(tokens[present], dtype=pl.UInt32()))
+    return lists_of(lengths, values).alias(name)
 
 
 def lists_of(lengths: np.ndarray, values: pl.Series) -> pl.Series:
     """A list column of text: row i holds the next `lengths[i]` of `values`, in order."""
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    lists = pa.LargeListArray.from_arrays(pa.array(offsets), values.to_arrow())
-    # An Enum's words arrive as a Categorical; text is what readers of decisions expect.
-    return pl.Series(lists).cast(pl.List(pl.String()))
+    # polars hands its text to Arrow as string views and takes them back without a copy
+    text = values.cast(pl.String()).to_arrow(compat_level=pl.CompatLevel.newest())
+    return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), text))
+
+
+@cache
+def _words(vocabulary: tuple[str, ...]) -> pl.Series:
+    """A vocabulary as a column of text, made once (a gather from it is a column of words)."""
+    return pl.Series(vocabulary, dtype=pl.String())
 
 
 @cache

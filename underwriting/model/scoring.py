@@ -136,25 +136,24 @@ def _reason_codes(ranks: list[np.ndarray], indices: list[np.ndarray], slots: int
     """(rows x slots) feature positions of the reasons, most points lost first; -1: none.
 
     Each feature's loss rank is packed with its position (earlier features win ties) into
-    one integer per row and feature; the k-th reason is the k-th largest key, found with
-    element-wise maxima over the features, which numpy runs at memory speed.
+    one integer per row and feature, so a row's keys are all different; the reasons are
+    the row's `slots` largest keys, kept in order as each feature's key is inserted among
+    them (a maximum and a minimum per slot: element-wise, at memory speed).
     """
     rows = indices[0].size if indices else 0
     wide = max((int(r.max()) for r in ranks), default=0) > 255
     key_type = np.uint32 if wide else np.uint16
-    keys: list[np.ndarray] = [
-        ((rank.astype(key_type) << 8) | (255 - j)).take(index)  # type: ignore[operator]
-        for j, (rank, index) in enumerate(zip(ranks, indices, strict=True))
-    ]
+    top: list[np.ndarray] = [np.zeros(rows, dtype=key_type) for _ in range(slots)]  # < any key
+    larger: np.ndarray = np.empty(rows, dtype=key_type)
+    for j, (rank, index) in enumerate(zip(ranks, indices, strict=True)):
+        key: np.ndarray = ((rank.astype(key_type) << 8) | (255 - j)).take(index)  # type: ignore[operator]
+        for k in range(slots):  # key goes in at slot k; what it displaces moves down
+            np.maximum(top[k], key, out=larger)
+            np.minimum(top[k], key, out=key)
+            top[k], larger = larger, top[k]
     codes = np.empty((rows, slots), dtype=np.int16)
-    top: np.ndarray = np.empty(rows, dtype=key_type)
-    for k in range(slots):
-        np.copyto(top, keys[0])
-        for key in keys[1:]:
-            np.maximum(top, key, out=top)
-        codes[:, k] = np.where(top >> 8 > 0, 255 - (top & 255).astype(np.int16), -1)
-        for key in keys:
-            np.copyto(key, 0, where=key == top)
+    for k, keys in enumerate(top):
+        codes[:, k] = np.where(keys >> 8 > 0, 255 - (keys & 255).astype(np.int16), -1)
     return codes
 
 
