@@ -32,7 +32,7 @@ import httpx
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api import _free_port, _start, fresh_store
+from bench_api import REAL_APP, _free_port, _start, fresh_store
 from bench_features import machine
 
 
@@ -128,7 +128,7 @@ def main() -> int:
     print(
         "| rate | sent | errors | p50 ms | p90 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|"
     )
-    for load in run("api.main:create_app", sorted(args.rates)):
+    for load in run(REAL_APP, sorted(args.rates)):
         results[load.rate] = load
     for bound in (100.0, 50.0):
         holds = [r for r, load in results.items() if load.p99 < bound and not load.errors]
@@ -138,7 +138,7 @@ def main() -> int:
             middle = round((low + high) / 2)  # type: ignore[operator]
             if middle in (low, high):
                 break
-            (load,) = run("api.main:create_app", [middle])
+            (load,) = run(REAL_APP, [middle])
             results[middle] = load
             low, high = (middle, high) if load.p99 < bound and not load.errors else (low, middle)
         print(
