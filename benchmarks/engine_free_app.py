@@ -65,7 +65,8 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with real_lifespan(application):
-            service: Service = application.state.service
+            service: Service | None = application.state.runtime.service
+            assert service is not None, application.state.runtime.not_ready
             repeated = RepeatedDecisions(service)
             ids = service.merchants.profiles.get_column("merchant_id").head(MERCHANTS).to_list()
             repeated.warm(ids, as_of)

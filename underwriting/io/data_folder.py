@@ -254,11 +254,7 @@ class DailyRows:
         """The rows of the merchants of `merchant_ids`, each merchant's in the file's order."""
         if self.held is None:
             return self.scan.filter(pl.col("merchant_id").is_in(merchant_ids.implode()))
-        found = [
-            self.held[m]
-            for m in merchant_ids.sort().unique(maintain_order=True).to_list()
-            if m in self.held
-        ]
+        found = [self.held[m] for m in merchant_ids.unique().sort().to_list() if m in self.held]
         return (pl.concat(found) if found else self.scan.clear()).lazy()
 
 
@@ -279,9 +275,9 @@ class Lookup:
 
     def rows(self, merchant_ids: Sequence[str]) -> tuple[MerchantRows, dict[str, InputError]]:
         """The rows of the merchants of `merchant_ids` that have a profile, their daily rows
-        read in one scan; and, left out of the rows, each merchant whose profile rows
-        conflict (exact copies count once, as validation keeps one of them).
-        Merchants without a profile are in neither."""
+        read together (from memory, or in one scan of each table); and, left out of the
+        rows, each merchant whose profile rows conflict (exact copies count once, as
+        validation keeps one of them). Merchants without a profile are in neither."""
         wanted = self._profile_ids.is_in(list(merchant_ids))
         profiles = self.profiles.filter(wanted).unique(maintain_order=True)
         ids = profiles.get_column("merchant_id").cast(pl.String(), strict=False)
