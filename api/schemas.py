@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from api.store import StoredDecision
 from underwriting.contract.tables import CashflowRecord, MerchantRecord, TrafficRecord
 from underwriting.decision import Decision as EngineDecision
+
+if TYPE_CHECKING:  # the store's engine need not load where bodies are only validated
+    from api.store import StoredDecision
 
 MAX_DAYS = 3700  # ten years of daily rows per table
 UNION_TAGS = frozenset({"lookup", "inline", "approve", "decline"})
