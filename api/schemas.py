@@ -1,5 +1,6 @@
 """Request and response bodies of the API. Input rows are the data contract's records
-(`underwriting.contract.tables`), so the API checks exactly what the batch loader checks."""
+(`underwriting.contract.tables`), so the API checks exactly what a batch checks; a
+decision is the engine's (`underwriting.decision.Decision`) with what the store adds."""
 
 from __future__ import annotations
 

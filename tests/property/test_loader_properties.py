@@ -1,4 +1,4 @@
-"""The loader never loses a row: whatever arrives, rows in = kept + quarantined."""
+"""Validation never loses a row: whatever arrives, rows in = kept + quarantined."""
 
 from __future__ import annotations
 

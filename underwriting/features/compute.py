@@ -377,8 +377,8 @@ def build_features(
 ) -> pl.LazyFrame:
     """Every registered feature of every merchant as of its as-of date(s).
 
-    Inputs are validated tables (see `loader`); the result has the columns of
-    `registry.feature_schema()`, one row per (merchant_id, as_of).
+    Inputs are validated tables (`underwriting.contract.validation`); the result has the
+    columns of `registry.feature_schema()`, one row per (merchant_id, as_of).
     """
     features = against_industry(own_features(merchants, cashflow, traffic, as_of), benchmarks)
     return features.select(*_registered_columns()).sort(KEY_COLUMNS)
