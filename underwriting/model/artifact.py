@@ -102,6 +102,11 @@ class Training(_Frozen):
     policy_version: str
     score_distribution: ScoreDistribution | None = None
     """Absent from artifacts trained before it was recorded (their version stays valid)."""
+    protected_allowed: dict[str, str] = Field(default_factory=dict)
+    """Protected attributes allowed as features, each with the reason given (never a
+    reason to an applicant); empty in most models, and then left out of the hash."""
+    warnings: tuple[str, ...] = ()
+    """What training warned of (a separated fit, no feature kept); left out when none."""
 
 
 class Scorecard(_Frozen):
@@ -119,8 +124,14 @@ class Scorecard(_Frozen):
     def content_hash(self) -> str:
         """Hash of the canonical JSON of everything but the version itself."""
         body = self.model_dump(mode="json", exclude={"version"})
-        if body["training"]["score_distribution"] is None:  # artifacts from before the field
-            del body["training"]["score_distribution"]
+        optional: dict[str, object] = {
+            "score_distribution": None,
+            "protected_allowed": {},
+            "warnings": [],
+        }
+        for name, absent in optional.items():  # fields newer than some artifacts
+            if body["training"].get(name) == absent:
+                del body["training"][name]
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -4,8 +4,16 @@ WoE of a bin = ln(share of all bads in the bin / share of all goods in the bin),
 a count added to each side so an empty side never gives infinity. A higher WoE is riskier.
 A numeric feature's bins are merged until the bad rate moves in one direction only (pool
 adjacent violators), then until every bin holds a minimum share of the sample; missing
-values get a bin of their own. A categorical feature gets a bin per frequent category
-and one for the rest ("other"), which also takes categories never seen in training.
+values get a bin of their own. After smoothing, the stored WoE itself is made strictly
+monotone in the bin's direction (neighbours whose smoothed WoE do not move that way are
+merged), so points never reverse where neighbouring bad rates are close. A categorical
+feature gets a bin per frequent category and one for the rest ("other"), which also takes
+categories never seen in training and, unless missing values were frequent enough for a
+bin of their own, missing values.
+
+A bin with no training rows (the missing bin of a feature never missing in training, an
+"other" bin no rare category fell into) has WoE 0: the population's average, neutral
+evidence, rather than a smoothed guess from no data.
 """
 
 from __future__ import annotations
@@ -51,10 +59,11 @@ def woe_table(binning: NumericBinning) -> np.ndarray:
 
 
 def woe(bads: np.ndarray, goods: np.ndarray, total_bads: int, total_goods: int) -> np.ndarray:
-    """Weight of evidence per bin (riskier bins higher), smoothed by half a count."""
+    """Weight of evidence per bin (riskier bins higher), smoothed by half a count; a bin
+    with no rows is neutral (0)."""
     bad_share = (bads + 0.5) / (total_bads + 0.5)
     good_share = (goods + 0.5) / (total_goods + 0.5)
-    result: np.ndarray = np.log(bad_share / good_share)
+    result: np.ndarray = np.where(bads + goods > 0, np.log(bad_share / good_share), 0.0)
     return result
 
 
@@ -115,6 +124,27 @@ def _merge_smallest(counts: list[int], bads: list[int], edges: list[float]) -> N
     edges.pop(low)
 
 
+def _smoothed_woe_monotone(
+    counts: list[int],
+    bads: list[int],
+    edges: list[float],
+    trend: Trend,
+    totals: tuple[int, int],
+) -> None:
+    """Merge neighbours until the smoothed WoE moves strictly in `trend` (in place)."""
+    sign = 1 if trend == "ascending" else -1
+    while len(counts) > 1:
+        b = np.asarray(bads, dtype=float)
+        weights = woe(b, np.asarray(counts, dtype=float) - b, *totals)
+        steps = sign * np.diff(weights)
+        if steps.min() > 0:
+            return
+        i = int(np.argmin(steps))
+        counts[i] += counts.pop(i + 1)
+        bads[i] += bads.pop(i + 1)
+        edges.pop(i)
+
+
 def infer_trend(values: np.ndarray, bad: np.ndarray) -> Trend:
     """The direction of the bad rate along the values (rank correlation sign)."""
     present = ~np.isnan(values)
@@ -152,6 +182,7 @@ def bin_numeric(
         while len(counts) > 1 and (min(counts) < min_count or len(counts) > limits.max_bins):
             _merge_smallest(counts, bads, edges)
             _pool_adjacent_violators(counts, bads, edges, trend)
+        _smoothed_woe_monotone(counts, bads, edges, trend, (total_bads, total_goods))
     missing_count = int((~present).sum())
     missing_bads = int(bad[~present].sum())
     weights = woe(

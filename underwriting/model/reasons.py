@@ -7,6 +7,7 @@ sales over the last 365 days: 1.10%; the best band is below 0.21%".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from functools import cache
 
@@ -33,14 +34,25 @@ def feature_meaning(feature: str) -> str:
 
 
 def format_value(value: float, unit: str) -> str:
-    """A number as a person reads it in its unit."""
+    """A number as a person reads it in its unit (never in scientific notation)."""
     if unit == "share":
         return f"{value:.2%}"
     if unit == "currency":
         return f"{value:,.2f}"
     if unit in {"days", "months", "visits", "tier"}:
         return f"{value:,.0f}"
-    return f"{value:,.3g}"
+    return plain_number(value)
+
+
+def plain_number(value: float) -> str:
+    """Three significant digits, thousands separated, no exponent: 280,000; 1.25; 0.00312."""
+    if not math.isfinite(value):
+        return "no data"
+    size = abs(value)
+    if size >= 100 or value == 0:
+        return f"{value:,.0f}"
+    decimals = 2 - math.floor(math.log10(size))
+    return f"{value:,.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def best_band(feature: ModelFeature) -> str:
@@ -73,8 +85,10 @@ def _value_text(feature: str, numeric: bool) -> pl.Expr:
         shown = pl.format("{}%", (number * 100).round(2))
     elif unit in {"days", "months", "visits", "tier"}:
         shown = number.round(0).cast(pl.Int64()).cast(pl.String())
-    else:
+    elif feature in FEATURES_BY_NAME:
         shown = number.round(4).cast(pl.String())
+    else:  # a table that is not ours: numbers as people read them (row by row)
+        shown = number.map_elements(plain_number, return_dtype=pl.String(), skip_nulls=True)
     return pl.when(number.is_null() | number.is_nan()).then(pl.lit("no data")).otherwise(shown)
 
 
@@ -104,10 +118,17 @@ def _sentence(feature: str, numeric: bool, best: str, benchmark: str | None) -> 
     text = pl.format(
         "{}: {}; the best band is {}"
         if numeric
-        else "{}: {}; merchants with this value default more often than with {}",
-        pl.lit(feature_meaning(feature)),
-        _value_text(feature, numeric),
-        pl.lit(best),
+        else "{}: {}; {} with this value default more often than with {}",
+        *(
+            (pl.lit(feature_meaning(feature)), _value_text(feature, numeric), pl.lit(best))
+            if numeric
+            else (
+                pl.lit(feature_meaning(feature)),
+                _value_text(feature, numeric),
+                pl.lit("merchants" if feature in FEATURES_BY_NAME else "applicants"),
+                pl.lit(best),
+            )
+        ),
     )
     if benchmark is not None:
         quoted = FEATURES_BY_NAME[benchmark]

@@ -7,6 +7,7 @@ their best bin (never one at its best bin), at most four, in order of points los
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -81,6 +82,19 @@ def _bin_indices(compiled: list[_CompiledFeature], frame: pl.DataFrame) -> list[
     missing = [f.name for f in compiled if f.name not in frame.columns]
     if missing:
         raise InputError(f"features table lacks column(s) the model needs: {', '.join(missing)}")
+    for feature in compiled:
+        dtype = frame.schema[feature.name]
+        numeric = dtype.is_numeric() or dtype in (pl.Boolean(), pl.Null())
+        if isinstance(feature.binning, NumericBinning) and not numeric:
+            column = frame.get_column(feature.name).cast(pl.String())
+            bad = column.filter(
+                column.cast(pl.Float64(), strict=False).is_null() & column.is_not_null()
+            )
+            raise InputError(
+                f"column {feature.name!r} must be numeric for the model but is {dtype}"
+                f"{f' (e.g. {bad[0]!r} in row {column.index_of(bad[0])})' if bad.len() else ''}; "
+                "fix those values or leave them empty (missing)"
+            )
 
     def index(feature: _CompiledFeature) -> np.ndarray:
         return _bin_index(feature, frame.get_column(feature.name))
@@ -118,13 +132,14 @@ def score_arrays(
     return points, lost, pd_12m
 
 
-def _loss_ranks(compiled: list[_CompiledFeature]) -> list[np.ndarray]:
+def _loss_ranks(compiled: list[_CompiledFeature], silent: Collection[str]) -> list[np.ndarray]:
     """Per feature and bin, the rank of the points lost among all features' bins (0: none lost).
 
     Equal losses share a rank, so ranking rows by these small integers orders them exactly
-    as the points lost do.
+    as the points lost do. A feature in `silent` (a protected attribute allowed in the
+    model) loses nothing here, so it is never a reason.
     """
-    losses = [f.best - f.table for f in compiled]
+    losses = [np.zeros_like(f.table) if f.name in silent else f.best - f.table for f in compiled]
     distinct = np.unique(np.concatenate([loss[loss > _EPSILON] for loss in losses] + [np.zeros(0)]))
     return [
         np.where(loss > _EPSILON, np.searchsorted(distinct, loss) + 1, 0).astype(np.uint32)
@@ -178,7 +193,7 @@ def score_arrays_of(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> Sc
         raise InputError("a scorecard of more than 255 features cannot rank reasons; select fewer")
     compiled = _compile(model)
     indices = _bin_indices(compiled, frame)
-    ranks = _loss_ranks(compiled)
+    ranks = _loss_ranks(compiled, model.training.protected_allowed)
     slots = min(MAX_REASONS, len(compiled))
     rows = frame.height
 

@@ -90,6 +90,9 @@ class Policy(BaseModel):
     scorecard: Scaling
     master_scale: tuple[Band, ...] = Field(min_length=2)
     limits: Limits | None = None
+    protected_attributes: tuple[str, ...] = ()
+    """Words a lender adds to the protected-attribute list (`model.protected`): a column
+    whose name holds one is refused as a model feature."""
 
     @model_validator(mode="after")
     def _bands_cover_zero_to_one(self) -> Policy:

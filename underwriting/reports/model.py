@@ -8,6 +8,7 @@ HTML text out.
 
 from __future__ import annotations
 
+import math
 from html import escape
 from itertools import pairwise
 
@@ -16,6 +17,7 @@ import polars as pl
 
 from underwriting.features.registry import FEATURES_BY_NAME
 from underwriting.model.artifact import NumericBinning, Scorecard
+from underwriting.model.binning import OTHER
 from underwriting.model.reasons import format_value
 from underwriting.model.scoring import score_arrays
 from underwriting.model.training import canonical_order, options_of, split, target_values
@@ -60,10 +62,15 @@ def _bins_table(model: Scorecard) -> str:
         else:
             entries = list(zip(b.categories, b.counts, b.bads, b.woe, strict=True))
         for label, count, bads, woe in entries:
-            rate = bads / count if count else 0.0
+            rate = f"{bads / count:.2%}" if count else "no training rows: neutral (WoE 0)"
             points = -factor * f.coefficient * woe
+            shown = (
+                "another or unseen value"
+                if label == OTHER
+                else ("missing" if label == "" else label)
+            )
             rows.append(
-                f"<tr><td>{escape(str(label))}</td><td class=num>{count:,}</td><td class=num>{rate:.2%}</td>"
+                f"<tr><td>{escape(str(shown))}</td><td class=num>{count:,}</td><td class=num>{rate}</td>"
                 f"<td class=num>{woe:.3f}</td><td class=num>{points:.1f}</td></tr>"
             )
         blocks.append(
@@ -73,13 +80,40 @@ def _bins_table(model: Scorecard) -> str:
     return "\n".join(blocks)
 
 
+def _hosmer_lemeshow_text(hl: dict[str, float], holdout_name: str) -> str:
+    statistic, p_value = hl.get("statistic", math.nan), hl.get("p_value", math.nan)
+    if not (math.isfinite(statistic) and math.isfinite(p_value)):
+        return f"Hosmer-Lemeshow over PD deciles ({holdout_name}): not computable on this part."
+    return (
+        f"Hosmer-Lemeshow over PD deciles ({holdout_name}): statistic {statistic:.2f}, "
+        f"p-value {p_value:.3f}."
+    )
+
+
+def _notes(model: Scorecard) -> str:
+    """What training warned of, and any protected attribute allowed with its reason."""
+    items = [f"<li>Warning: {escape(w)}</li>" for w in model.training.warnings]
+    items += [
+        f"<li>Protected attribute <code>{escape(c)}</code> allowed as a feature (never given "
+        f"as a reason): {escape(r)}</li>"
+        for c, r in model.training.protected_allowed.items()
+    ]
+    if model.training.split.get("refit_all"):
+        items.append(
+            "<li>The final bins and coefficients were refitted on all rows after the held-out "
+            "parts gave the metrics above; the bins below are the refitted ones.</li>"
+        )
+    return f"<ul>{''.join(items)}</ul>" if items else ""
+
+
 def model_report(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> str:
     """The report of `model` on its training table `frame`, as one HTML document."""
-    frame = canonical_order(frame, options_of(model))
-    bad = target_values(frame, model.training.target)
+    options = options_of(model)
+    frame = canonical_order(frame, options)
+    bad = target_values(frame, options.target, options.bad_value)
     _, _, pd_12m = score_arrays(model, frame)
     score = model.scaling.offset - model.scaling.factor * np.log(pd_12m / (1 - pd_12m))
-    train_rows, test, out_of_time = split(frame, options_of(model))
+    train_rows, test, out_of_time = split(frame, options)
     parts = {"train": train_rows, "test": test, "out_of_time": out_of_time}
     parts = {k: v for k, v in parts.items() if v.any() and bad[v].any() and not bad[v].all()}
     holdout_name = "out_of_time" if "out_of_time" in parts else "test"
@@ -175,7 +209,7 @@ def model_report(model: Scorecard, policy: Policy, frame: pl.DataFrame) -> str:
     )
     calibration_rows = "".join(
         f"<tr><td>{c.grade}</td><td class=num>{c.rows:,}</td><td class=num>{c.predicted_pd:.2%}</td><td class=num>{c.observed_rate:.2%}</td>"
-        f"<td class=num>{(c.predicted_pd / c.observed_rate - 1) if c.observed_rate else float('nan'):+.1%}</td></tr>"
+        f"<td class=num>{f'{c.predicted_pd / c.observed_rate - 1:+.1%}' if c.observed_rate else 'no defaults observed'}</td></tr>"
         for c in cal
     )
     hl = model.training.hosmer_lemeshow
@@ -190,8 +224,8 @@ Scaling: {scaling.base_score:g} points at odds {scaling.base_odds:g}:1, {scaling
 <div class="charts">{roc}{ks_chart}</div>
 <h2>Calibration</h2>
 <table><tr><th>grade</th><th>rows</th><th>predicted PD</th><th>observed rate</th><th>relative gap</th></tr>{calibration_rows}</table>
-<p>Hosmer-Lemeshow over PD deciles ({holdout_name}): statistic {hl.get("statistic", float("nan")):.2f},
-p-value {hl.get("p_value", float("nan")):.3f}.</p>
+<p>{_hosmer_lemeshow_text(hl, holdout_name)}</p>
+{_notes(model)}
 <div class="charts">{calibration}{distribution}</div>
 <h2>Coefficients (statsmodels Logit on weights of evidence)</h2>
 <table><tr><th>feature</th><th>coefficient</th><th>std. error</th><th>p-value</th><th>IV</th><th>bins</th><th>direction from</th></tr>{coefficients}</table>
