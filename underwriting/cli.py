@@ -198,6 +198,7 @@ def _run_train(args: argparse.Namespace) -> int:
         allow_protected=_allowed_protected(args.allow_protected, args.reason),
         declared_protected=tuple(args.protected),
         refit_all=args.refit_all,
+        keys=tuple(args.key) if args.key else None,
     )
     started = time.perf_counter()
 
@@ -472,6 +473,13 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
         help="rule set with the scorecard scaling and master scale",
     )
     trainer.add_argument("--seed", type=int, default=7, help="seed of the train/test split")
+    trainer.add_argument(
+        "--key",
+        nargs="+",
+        metavar="COLUMN",
+        help="columns that identify a row; their hash decides its part (default: merchant_id "
+        "and the date column if present, else the whole row's content)",
+    )
     trainer.add_argument(
         "--out", type=Path, default=Path("models/scorecard.json"), help="artifact to write"
     )

@@ -111,6 +111,8 @@ class TrainingOptions:
     out-of-fold screen (Bonferroni)."""
     max_candidates: int = 40
     min_class_rows: int = 20
+    keys: tuple[str, ...] | None = None
+    """Columns that identify a row, whose hash decides its part (see `key_columns`)."""
 
 
 def _label(value: object) -> str:
@@ -510,16 +512,49 @@ def _select(
 _HASHABLE = (pl.String, pl.Categorical, pl.Enum, pl.Boolean, pl.Date, pl.Datetime, pl.Duration)
 
 
-def row_keys(frame: pl.DataFrame, seed: int) -> tuple[np.ndarray, pl.Series]:
-    """Each row's seeded 64-bit hash of its content (every column of a plain type), and
-    the content as text: the same row has the same key in any file order."""
-    columns = [c for c, t in frame.schema.items() if t.is_numeric() or isinstance(t, _HASHABLE)]
-    text = frame.select(
-        pl.concat_str(
-            [pl.col(c).cast(pl.String()).fill_null("\x00") for c in columns],
-            separator="\x1f",
-        ).alias("row")
-    ).to_series()
+def key_columns(frame: pl.DataFrame, options: TrainingOptions) -> list[str]:
+    """The columns whose values decide a row's part: `options.keys`; else merchant_id and
+    the date column when the table has them; else every column of a plain type (a
+    keyless table: its row content)."""
+    if options.keys:
+        missing = [k for k in options.keys if k not in frame.columns]
+        if missing:
+            raise InputError(f"--key names column(s) not in the table: {', '.join(missing)}")
+        return list(options.keys)
+    if "merchant_id" in frame.columns:
+        return ["merchant_id", *[c for c in (options.date_column,) if c and c in frame.columns]]
+    return _plain_columns(frame)
+
+
+def _plain_columns(frame: pl.DataFrame) -> list[str]:
+    return [c for c, t in frame.schema.items() if t.is_numeric() or isinstance(t, _HASHABLE)]
+
+
+def _as_text(columns: Sequence[str]) -> pl.Expr:
+    return pl.concat_str(
+        [pl.col(c).cast(pl.String()).fill_null("\x00") for c in columns], separator="\x1f"
+    )
+
+
+def row_keys(
+    frame: pl.DataFrame, seed: int, columns: Sequence[str]
+) -> tuple[np.ndarray, pl.Series]:
+    """Each row's seeded 64-bit hash of its values in `columns`, and those values as text:
+    the same rows give the same keys in any file order, whatever other columns the table
+    has. Rows alike in `columns` are told apart by their number among themselves, counted
+    in the order of their whole content (rows alike in that are interchangeable), so
+    they spread over the parts and folds."""
+    text = (
+        frame.select(
+            _as_text(columns).alias("key"),
+            _as_text(_plain_columns(frame)).alias("whole"),
+            pl.int_range(pl.len()).alias("position"),
+        )
+        .sort("key", "whole")
+        .with_columns(pl.format("{}\x1e{}", "key", pl.int_range(pl.len()).over("key")).alias("key"))
+        .sort("position")
+        .get_column("key")
+    )
     salt = seed.to_bytes(8, "big", signed=True)
     keys = np.fromiter(
         (
@@ -533,13 +568,17 @@ def row_keys(frame: pl.DataFrame, seed: int) -> tuple[np.ndarray, pl.Series]:
 
 
 def canonical_order(frame: pl.DataFrame, options: TrainingOptions) -> pl.DataFrame:
-    """The rows in the order of their content's seeded hash (ties: the content), so the
-    same rows in any order are the same table."""
-    keys, text = row_keys(frame, options.seed)
+    """The rows in the order of their keys' seeded hash (`key_columns`; ties: the whole
+    row), so the same rows in any order are the same table."""
+    keys, text = row_keys(frame, options.seed, key_columns(frame, options))
     return (
-        frame.with_columns(pl.Series("__key", keys), text.alias("__row"))
-        .sort("__key", "__row")
-        .drop("__key", "__row")
+        frame.with_columns(
+            pl.Series("__key", keys),
+            text.alias("__row"),
+            _as_text(_plain_columns(frame)).alias("__all"),
+        )
+        .sort("__key", "__row", "__all")
+        .drop("__key", "__row", "__all")
     )
 
 
@@ -547,8 +586,8 @@ def split(
     frame: pl.DataFrame, options: TrainingOptions
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Masks of the train, test and out-of-time rows of `frame`: a row is in the test part
-    when its content's seeded hash falls in the first `test_share` of the hash range, so
-    the split depends on neither the row order nor the columns used as features."""
+    when its keys' seeded hash (`key_columns`) falls in the first `test_share` of the hash
+    range, so the split depends on neither the row order nor the columns used as features."""
     if options.out_of_time is not None:
         if not options.date_column or options.date_column not in frame.columns:
             raise InputError(
@@ -559,13 +598,13 @@ def split(
         ).to_numpy()
     else:
         out_of_time = np.zeros(frame.height, dtype=bool)
-    keys, _ = row_keys(frame, options.seed)
+    keys, _ = row_keys(frame, options.seed, key_columns(frame, options))
     test = ~out_of_time & (keys < np.uint64(int(options.test_share * 2.0**64)))
     return ~out_of_time & ~test, test, out_of_time
 
 
 def _folds(frame: pl.DataFrame, options: TrainingOptions) -> np.ndarray:
-    keys, _ = row_keys(frame, options.seed + 1)
+    keys, _ = row_keys(frame, options.seed + 1, key_columns(frame, options))
     folds: np.ndarray = (keys % np.uint64(options.folds)).astype(np.int64)
     return folds
 
@@ -573,7 +612,7 @@ def _folds(frame: pl.DataFrame, options: TrainingOptions) -> np.ndarray:
 def options_of(model: Scorecard) -> TrainingOptions:
     """The split options a model was trained with, read back from its artifact."""
     recorded = model.training.split
-    if recorded.get("order") != "content hash":
+    if recorded.get("order") != "key hash":
         raise PolicyError(
             f"model {model.version} was trained before splits were made by row content; its "
             "split cannot be recomputed: retrain it with `underwrite train`"
@@ -586,6 +625,7 @@ def options_of(model: Scorecard) -> TrainingOptions:
         test_share=float(recorded["test_share"]),
         seed=int(recorded["seed"]),
         bad_value=recorded.get("bad_value"),
+        keys=tuple(recorded["keys"]) if recorded.get("keys") else None,
     )
 
 
@@ -636,6 +676,7 @@ def train(
     in any order give the same model, bit for bit.
     """
     options = _with_policy_terms(options, policy)
+    names, dropped, allowed = _candidates(frame, options)  # row numbers as in the file
     frame = canonical_order(frame, options)
     bad = target_values(frame, options.target, options.bad_value, options.good_value)
     bad_label = _bad_label(frame, options, bad)
@@ -645,7 +686,6 @@ def train(
         f"split: {train_rows.sum():,} train, {test.sum():,} test, {out_of_time.sum():,} out of time"
     )
 
-    names, dropped, allowed = _candidates(frame, options)
     training = frame.filter(pl.Series(train_rows))
     bad_train = bad[train_rows]
     bins: dict[str, NumericBinning | CategoricalBinning] = {}
@@ -793,7 +833,8 @@ def _placeholder_training(
             "seed": options.seed,
             "date_column": options.date_column,
             "out_of_time_from": options.out_of_time.isoformat() if options.out_of_time else None,
-            "order": "content hash",
+            "order": "key hash",
+            "keys": list(options.keys) if options.keys else None,
             "bad_value": bad_label,
             "refit_all": options.refit_all,
         },
