@@ -31,7 +31,7 @@ def test_training_reports_metrics_and_selection(trained: tuple[Scorecard, Policy
     assert model.dropped and all(d.reason for d in model.dropped)
     considered = {f.name for f in model.features} | {d.feature for d in model.dropped}
     assert not any(name.startswith("industry_median_") for name in considered)  # context only
-    assert model.training.selection["min_information_value"] == 0.02
+    assert model.training.selection["min_information_value"] == 0.01
     assert [c.grade for c in model.training.calibration] == sorted(
         c.grade for c in model.training.calibration
     )

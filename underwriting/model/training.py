@@ -89,7 +89,7 @@ class TrainingOptions:
     test_share: float = 0.3
     seed: int = 7
     limits: BinningLimits = field(default_factory=BinningLimits)
-    min_information_value: float = 0.02
+    min_information_value: float = 0.01
     max_correlation: float = 0.7
     max_vif: float = 5.0
     max_p_value: float = 0.05
