@@ -119,9 +119,12 @@ def _label(value: object) -> str:
     """A target value as text: integral numbers without a decimal point."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip().lower()
+    text = str(value).strip().lower()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
 
 
 def target_values(
@@ -161,7 +164,7 @@ def target_values(
         bad_label = _label(bad_value)
     elif good_value is not None:
         others = [v for v in labels if v != _label(good_value)]
-        bad_label = others[0] if others else "\0none"
+        bad_label = others[0] if others else ""  # one class only: no bads (refused later)
     elif column.dtype == pl.Boolean():
         bad_label = "true"  # a Boolean target is a flag of the event: True = defaulted
     else:
