@@ -429,7 +429,7 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     trainer.add_argument(
         "--target",
         required=True,
-        help="binary target column: 1/0, true/false or bad/good (else name the bad value)",
+        help="binary target column: 1/0, a Boolean or bad/good (else name the bad value, --bad)",
     )
     polarity = trainer.add_mutually_exclusive_group()
     polarity.add_argument("--bad", help="the target's value that means bad (default), e.g. 2")
