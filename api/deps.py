@@ -20,6 +20,7 @@ from api import store
 from api.problems import ApiProblem
 from api.security import Permission, authenticate, authorize
 from api.service import Service
+from underwriting.contract.units import NO_CONTROL_CHARACTERS
 
 
 @dataclass
@@ -88,7 +89,10 @@ Reader = Annotated[store.ApiKey, Depends(requires("read"))]
 KeyAdmin = Annotated[store.ApiKey, Depends(requires("keys"))]
 """An admin: may create, list and revoke keys."""
 
-DecisionId = Annotated[str, Path(min_length=1, max_length=64, description="a decision's id")]
+DecisionId = Annotated[
+    str,
+    Path(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS, description="a decision's id"),
+]
 
 
 def stored_decision(decision_id: DecisionId, database: DatabaseDep) -> store.StoredDecision:

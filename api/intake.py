@@ -45,7 +45,7 @@ def take(
         earlier = store.find_by_idempotency_key(database, caller.id, idempotency_key)
         if earlier is not None:
             return _repeat(earlier, request_hash, idempotency_key)
-    as_of = body.as_of or dt.date.today()
+    as_of = body.as_of or default_as_of(service, body)
     request: ById | dict[str, Any]
     if isinstance(body, WithData):
         request, source = _inline_input(service, body, as_of), "inline"
@@ -82,6 +82,17 @@ def take(
     except store.IdempotencyConflict:
         raise _conflict(idempotency_key) from None
     return Taken(stored, True) if new else _repeat(stored, request_hash, idempotency_key)
+
+
+def default_as_of(service: Service, body: DecisionRequest) -> dt.date:
+    """The as-of date of a request that gives none: the day after the last day of its
+    data (the data source's, or the cash flow sent inline), so the decision uses all of
+    it and gives the same answer whatever day it is asked; today when there is no data."""
+    if isinstance(body, WithData):
+        last = max((r.date for r in body.data.cashflow), default=None)
+    else:
+        last = service.data_end
+    return last + dt.timedelta(days=1) if last is not None else dt.date.today()
 
 
 def _inline_input(service: Service, body: WithData, as_of: dt.date) -> dict[str, Any]:

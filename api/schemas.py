@@ -7,9 +7,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
 
-from underwriting.contract.tables import CashflowRecord, MerchantRecord, TrafficRecord
+from underwriting.contract.tables import (
+    CashflowRecord,
+    Identifier,
+    MerchantRecord,
+    TrafficRecord,
+)
 from underwriting.decision import Decision as EngineDecision
 
 if TYPE_CHECKING:  # the store's engine need not load where bodies are only validated
@@ -23,13 +36,13 @@ UNION_TAGS = frozenset({"lookup", "inline", "approve", "decline"})
 class CashflowDay(CashflowRecord):
     """One day of sales; `merchant_id` may be left out (it is the profile's)."""
 
-    merchant_id: Annotated[str | None, Field(default=None, min_length=1)] = None  # type: ignore[assignment]
+    merchant_id: Identifier | None = None  # type: ignore[assignment]
 
 
 class TrafficDay(TrafficRecord):
     """One day of shop traffic; `merchant_id` may be left out (it is the profile's)."""
 
-    merchant_id: Annotated[str | None, Field(default=None, min_length=1)] = None  # type: ignore[assignment]
+    merchant_id: Identifier | None = None  # type: ignore[assignment]
 
 
 class MerchantData(BaseModel):
@@ -57,8 +70,31 @@ class MerchantData(BaseModel):
         return self
 
 
+EARLIEST_AS_OF = dt.date(2000, 1, 1)
+LATEST_AS_OF = dt.date(2100, 12, 31)
+
+
+def _not_in_the_future(as_of: dt.date) -> dt.date:
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    if as_of > tomorrow:
+        raise ValueError(
+            f"{as_of} is in the future; a decision uses data dated before its as-of date, so "
+            f"give a date up to {tomorrow} (or leave it out for the data's last day)"
+        )
+    return as_of
+
+
 AsOf = Annotated[
-    dt.date | None, Field(default=None, description="Decision date; today when left out")
+    Annotated[
+        dt.date, Field(ge=EARLIEST_AS_OF, le=LATEST_AS_OF), AfterValidator(_not_in_the_future)
+    ]
+    | None,
+    Field(
+        default=None,
+        description="Decision date: only data dated before it is used. When left out, the day "
+        "after the last day of the data (the data source's, or the cash flow sent inline); the "
+        "answer's `as_of` says which date was used",
+    ),
 ]
 RequestedAmount = Annotated[float | None, Field(default=None, gt=0, le=1e12, allow_inf_nan=False)]
 
@@ -71,7 +107,7 @@ class ByMerchantId(BaseModel):
         json_schema_extra={"examples": [{"merchant_id": "M00000001", "as_of": "2026-10-01"}]},
     )
 
-    merchant_id: Annotated[str, Field(min_length=1, max_length=200)]
+    merchant_id: Identifier
     as_of: AsOf = None
     requested_amount: RequestedAmount = None
 
@@ -153,7 +189,15 @@ class DecisionPage(BaseModel):
     )
 
 
-Note = Annotated[str, Field(min_length=10, max_length=4000, description="Why; kept for audit")]
+Note = Annotated[
+    str,
+    Field(
+        min_length=10,
+        max_length=4000,
+        pattern=r"^[^\x00]*$",
+        description="Why; kept for audit (no NUL characters)",
+    ),
+]
 
 
 class Approval(BaseModel):
@@ -204,7 +248,7 @@ class KeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["officer", "auditor", "admin"]
-    label: Annotated[str, Field(min_length=1, max_length=200)]
+    label: Identifier
 
 
 class Key(BaseModel):

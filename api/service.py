@@ -150,6 +150,8 @@ class Service:
     engine: Engine
     merchants: Lookup  # the data source, opened once
     data_fingerprint: str
+    data_end: dt.date | None = None
+    """The last day of the data source's cash flow: by-id decisions default to the day after."""
     _engines: dict[tuple[str, str], Engine] = field(default_factory=dict)
     _batcher: Batcher[ById | dict[str, Any], Decided] = field(init=False)
 
@@ -163,7 +165,7 @@ class Service:
         folder = DataFolder(settings.data)
         lookup = folder.lookup(in_memory_rows=settings.lookup_rows_in_memory)
         engine = Engine(model, rules, lookup.benchmarks)
-        return cls(settings, engine, lookup, folder.fingerprint()[:16])
+        return cls(settings, engine, lookup, folder.fingerprint()[:16], folder.last_day())
 
     def benchmark_row(self, industry_code: str) -> dict[str, Any]:
         """The industry's benchmark row, stored with each decision's input."""

@@ -28,6 +28,10 @@ from underwriting.decision import Decision
 
 metadata = sa.MetaData()
 
+MAX_SEQ = 2**31 - 1
+"""The largest decision sequence number (a cursor): the range of the `seq` column, a
+32-bit integer on PostgreSQL."""
+
 api_keys = sa.Table(
     "api_keys",
     metadata,
@@ -42,7 +46,7 @@ api_keys = sa.Table(
 decisions = sa.Table(
     "decisions",
     metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),  # see MAX_SEQ
     sa.Column("id", sa.String(36), nullable=False, unique=True),
     sa.Column("merchant_id", sa.String(200), nullable=False, index=True),
     sa.Column("as_of", sa.Date, nullable=False),

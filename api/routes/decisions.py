@@ -13,6 +13,8 @@ from api.deps import DatabaseDep, Decider, Reader, ServiceDep, StoredDep, Writer
 from api.problems import ApiProblem, problem_responses
 from api.schemas import Decision, DecisionPage, DecisionRequest, Replay, Versions
 from api.service import VersionUnavailable, differences
+from api.store import MAX_SEQ
+from underwriting.contract.units import MAX_ID_LENGTH, NO_CONTROL_CHARACTERS
 
 router = APIRouter(tags=["decisions"])
 
@@ -43,7 +45,8 @@ async def create_decision(
         Header(
             alias="Idempotency-Key",
             min_length=1,
-            max_length=200,
+            max_length=MAX_ID_LENGTH,
+            pattern=NO_CONTROL_CHARACTERS,
             description="Retries with the same key and body get the same decision",
         ),
     ] = None,
@@ -66,9 +69,11 @@ async def create_decision(
 def list_decisions(
     _key: Reader,
     database: DatabaseDep,
-    merchant_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    merchant_id: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARACTERS)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
 ) -> DecisionPage:
     """Stored decisions, newest first, optionally of one merchant; page with `cursor`."""
     found = store.list_decisions(database, merchant_id, limit + 1, cursor)

@@ -10,6 +10,7 @@ from api import store
 from api.deps import DatabaseDep, KeyAdmin
 from api.problems import ApiProblem, problem_responses
 from api.schemas import Key, KeyRequest, NewKey
+from underwriting.contract.units import NO_CONTROL_CHARACTERS
 
 router = APIRouter(tags=["keys"])
 
@@ -30,7 +31,7 @@ def list_keys(_key: KeyAdmin, database: DatabaseDep) -> list[Key]:
 @router.delete("/v1/keys/{key_id}", status_code=204, responses=problem_responses(401, 403, 404))
 def revoke_key(
     _key: KeyAdmin,
-    key_id: Annotated[str, Path(min_length=1, max_length=64)],
+    key_id: Annotated[str, Path(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS)],
     database: DatabaseDep,
 ) -> Response:
     """Revoke a key; requests with it are refused from now on."""

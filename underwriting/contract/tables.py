@@ -17,10 +17,19 @@ import annotated_types
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from underwriting.contract.units import MAX_MONEY
+from underwriting.contract.units import (
+    MAX_COUNT,
+    MAX_ID_LENGTH,
+    MAX_MONEY,
+    NO_CONTROL_CHARACTERS,
+)
 
 NonNegativeMoney = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
-NonNegativeCount = Annotated[int, Field(ge=0)]
+NonNegativeCount = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_CONTROL_CHARACTERS)
+]
+"""An identifier or name: 1 to 200 characters, no control characters."""
 Ratio = Annotated[float, Field(allow_inf_nan=False)]
 SeasonalIndex = Annotated[
     float, Field(gt=0, allow_inf_nan=False, description="Sales in the month over an average month")
@@ -34,23 +43,30 @@ class _Record(BaseModel):
 class MerchantRecord(_Record):
     """A merchant's profile, one row per merchant."""
 
-    merchant_id: Annotated[str, Field(min_length=1, description="Merchant identifier")]
-    industry_code: Annotated[str, Field(min_length=1, description="Industry (MCC) code")]
-    region: Annotated[str, Field(min_length=1, description="Sales region")]
+    merchant_id: Annotated[Identifier, Field(description="Merchant identifier")]
+    industry_code: Annotated[Identifier, Field(description="Industry (MCC) code")]
+    region: Annotated[Identifier, Field(description="Sales region")]
     onboarded_on: Annotated[dt.date, Field(description="Date the merchant joined the platform")]
     existing_exposure: Annotated[
-        float, Field(ge=0, allow_inf_nan=False, description="Outstanding credit, currency")
+        float,
+        Field(ge=0, le=MAX_MONEY, allow_inf_nan=False, description="Outstanding credit, currency"),
     ]
     requested_amount: Annotated[
         float | None,
-        Field(default=None, gt=0, allow_inf_nan=False, description="Requested loan, currency"),
+        Field(
+            default=None,
+            gt=0,
+            le=MAX_MONEY,
+            allow_inf_nan=False,
+            description="Requested loan, currency",
+        ),
     ] = None
 
 
 class CashflowRecord(_Record):
     """One merchant-day of card and online sales."""
 
-    merchant_id: Annotated[str, Field(min_length=1, description="Merchant identifier")]
+    merchant_id: Annotated[Identifier, Field(description="Merchant identifier")]
     date: Annotated[dt.date, Field(description="Day of trading")]
     gross_sales: Annotated[NonNegativeMoney, Field(description="Sales before refunds, currency")]
     refunds: Annotated[NonNegativeMoney, Field(description="Refunds paid out that day, currency")]
@@ -61,7 +77,7 @@ class CashflowRecord(_Record):
 class TrafficRecord(_Record):
     """One merchant-day of shop traffic (visits and orders)."""
 
-    merchant_id: Annotated[str, Field(min_length=1, description="Merchant identifier")]
+    merchant_id: Annotated[Identifier, Field(description="Merchant identifier")]
     date: Annotated[dt.date, Field(description="Day of trading")]
     visits: Annotated[NonNegativeCount, Field(description="Shop visits (online or footfall)")]
     orders: Annotated[NonNegativeCount, Field(description="Orders placed")]
@@ -70,8 +86,8 @@ class TrafficRecord(_Record):
 class IndustryBenchmarkRecord(_Record):
     """One industry's benchmarks, computed from the lender's book."""
 
-    industry_code: Annotated[str, Field(min_length=1, description="Industry (MCC) code")]
-    industry_name: Annotated[str, Field(min_length=1, description="Industry name")]
+    industry_code: Annotated[Identifier, Field(description="Industry (MCC) code")]
+    industry_name: Annotated[Identifier, Field(description="Industry name")]
     median_monthly_sales: Annotated[
         float, Field(gt=0, allow_inf_nan=False, description="Median average monthly sales")
     ]
@@ -104,7 +120,7 @@ class IndustryBenchmarkRecord(_Record):
 class OutcomeRecord(_Record):
     """A training label: did the merchant default within 12 months of `as_of`."""
 
-    merchant_id: Annotated[str, Field(min_length=1, description="Merchant identifier")]
+    merchant_id: Annotated[Identifier, Field(description="Merchant identifier")]
     as_of: Annotated[dt.date, Field(description="Decision (application) date")]
     defaulted_12m: Annotated[bool, Field(description="Defaulted within 12 months of as_of")]
 
@@ -123,8 +139,9 @@ TableName = Literal["merchants", "cashflow", "traffic", "industry_benchmarks", "
 class Constraint:
     """A bound on a numeric column, taken from the record model's field metadata."""
 
-    op: Literal["ge", "gt", "le", "lt"]
+    op: Literal["ge", "gt", "le", "lt", "max_length", "printable"]
     bound: float
+    """The bound (a length for max_length; unused for printable: no control characters)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +213,10 @@ def _constraints(metadata: list[Any]) -> tuple[Constraint, ...]:
             found.append(Constraint("le", float(item.le)))  # type: ignore[arg-type]
         elif isinstance(item, annotated_types.Lt):
             found.append(Constraint("lt", float(item.lt)))  # type: ignore[arg-type]
+        elif isinstance(item, annotated_types.MaxLen):
+            found.append(Constraint("max_length", float(item.max_length)))
+        elif getattr(item, "pattern", None) == NO_CONTROL_CHARACTERS:
+            found.append(Constraint("printable", 0.0))
     return tuple(found)
 
 
@@ -230,6 +251,14 @@ TABLES: dict[TableName, Table] = {
 }
 
 
+def _bound_words(constraint: Constraint) -> str:
+    if constraint.op == "max_length":
+        return f"at most {constraint.bound:g} characters"
+    if constraint.op == "printable":
+        return "no control characters"
+    return f"{constraint.op} {constraint.bound:g}"
+
+
 def markdown_table(table: Table) -> str:
     """One table of the contract as Markdown: column, type, required, bounds, meaning."""
     lines = [
@@ -241,7 +270,7 @@ def markdown_table(table: Table) -> str:
         "|---|---|---|---|---|",
     ]
     for c in table.columns:
-        bounds = ", ".join(f"{k.op} {k.bound:g}" for k in c.constraints) or "—"
+        bounds = ", ".join(_bound_words(k) for k in c.constraints) or "—"
         lines.append(
             f"| `{c.name}` | {c.dtype} | {'yes' if c.required else 'no'} | {bounds} | "
             f"{c.description or '—'} |"

@@ -135,6 +135,29 @@ def _column_problems(column: Column) -> tuple[_Check, ...]:
     if column.dtype == pl.Float64():
         problems.append(_problem(typed.is_nan() | typed.is_infinite(), name, "not a finite number"))
     for constraint in column.constraints:
+        if constraint.op == "max_length":
+            longest = int(constraint.bound)
+            problems.append(
+                _problem(
+                    typed.str.len_chars() > longest,
+                    name,
+                    pl.format(
+                        "{} characters long; at most {} are allowed",
+                        typed.str.len_chars(),
+                        pl.lit(longest),
+                    ),
+                )
+            )
+            continue
+        if constraint.op == "printable":
+            problems.append(
+                _problem(
+                    typed.str.contains(r"[\x00-\x1f\x7f]"),
+                    name,
+                    "holds a control character (a NUL, a line break or an escape); remove it",
+                )
+            )
+            continue
         words = _OP_WORDS[constraint.op]
         bound = constraint.bound
         violated = {

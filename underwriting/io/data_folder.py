@@ -207,6 +207,13 @@ class DataFolder:
         held = pl.concat([bench_held, m_held])
         return Book(benchmarks, merchants, book_as_of, daily, counts, held, as_of == OUTCOME_DATES)
 
+    def last_day(self) -> dt.date | None:
+        """The last day of the folder's cash flow (None when it has none): the data runs
+        to it, so decisions as of the day after use all of it."""
+        scan, _ = self.require(CASHFLOW)
+        last = scan.select(pl.col("date").cast(pl.Date(), strict=False).max()).collect().item()
+        return last if isinstance(last, dt.date) else None
+
     def lookup(self, *, in_memory_rows: int = 0) -> Lookup:
         """The folder opened for looking merchants up by id (the API's by-id decisions,
         `underwrite decide`): benchmarks validated and profiles read once. A daily table of
