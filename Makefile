@@ -41,12 +41,15 @@ $(DATA)/merchants.parquet: | $(STAMP)
 
 # Build what is missing from the embedded defaults (the default model, a simulated sample
 # book, the SQLite store and a first officer key, printed once), decide one merchant in
-# the terminal, then serve the scoring API on localhost.
+# the terminal, then serve the scoring API on localhost. The curl printed once it answers
+# carries the key just created (or $UW_KEY, when no key was created).
 run: install $(MODEL) $(DATA)/merchants.parquet
 	$(BIN)/underwrite decide --data $(DATA) --merchant M00000001 --as-of $(AS_OF)
 	$(BIN)/underwrite db upgrade --database $(DATABASE)
-	$(BIN)/underwrite keys create --role officer --label "first officer" --if-none --database $(DATABASE)
-	UW_DATA=$(DATA) UW_MODEL=$(MODEL) $(BIN)/underwrite serve --database $(DATABASE)
+	@created=$$($(BIN)/underwrite keys create --role officer --label "first officer" --if-none --database $(DATABASE)) || exit $$?; \
+	echo "$$created"; \
+	key=$$(printf '%s\n' "$$created" | sed -n 's/^  \(uwk_[A-Za-z0-9_-]*\)$$/\1/p'); \
+	UW_KEY="$${key:-$$UW_KEY}" UW_DATA=$(DATA) UW_MODEL=$(MODEL) $(BIN)/underwrite serve --database $(DATABASE)
 
 # Validate the sample, build its features, score it, and write the model report and one
 # merchant's page (out/).

@@ -1,10 +1,11 @@
-"""Refuse request bodies over a size with 413, by their header or while they are read."""
+"""Refuse request bodies over a size with 413: by their Content-Length, or, for a chunked
+body (no length given), while it is read, before the app sees any of it."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import ApiProblem, problem_response
+from api.problems import problem_response
 
 
 class BodyLimit:
@@ -24,15 +25,32 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await problem_response(None, 413, detail)(scope, receive, send)
             return
-        seen = 0
+        if declared is None:  # chunked: read it here, so an oversize body is a 413 too
+            body = bytearray()
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                body += message.get("body", b"")
+                if len(body) > self.limit:
+                    await problem_response(None, 413, detail)(scope, receive, send)
+                    return
+                if not message.get("more_body", False):
+                    break
+            await self.app(scope, _replay(bytes(body), receive), send)
+            return
+        await self.app(scope, receive, send)  # the server holds it to its Content-Length
 
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise ApiProblem(413, detail)
-            return message
 
-        await self.app(scope, counted, send)
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives `body` whole once, then whatever the connection sends."""
+    given = False
+
+    async def replayed() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed

@@ -7,11 +7,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import sqlalchemy as sa
 
 from api import migrate, store
 from api.settings import Settings
 from underwriting import cli as engine_cli
+from underwriting.errors import UnderwritingError
+
+
+class StoreNotReady(UnderwritingError):
+    """The decision store cannot be used as it is: not reachable, or not migrated."""
 
 
 def _database(args: argparse.Namespace) -> str:
@@ -23,30 +34,81 @@ def _database(args: argparse.Namespace) -> str:
     return url
 
 
+def _shown(url: str) -> str:
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def _unreachable(url: str, error: sa.exc.OperationalError) -> str:
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    return (
+        f"cannot reach the database {_shown(url)} ({reason}); check it is running and the "
+        "URL (--database or UW_DATABASE_URL)"
+    )
+
+
+@contextmanager
+def _migrated_store(args: argparse.Namespace) -> Iterator[sa.Engine]:
+    """The store at `--database`, checked: reachable and at the newest schema (closed on
+    leaving)."""
+    url = _database(args)
+    engine = store.connect(url)
+    try:
+        found = migrate.current(engine)
+    except sa.exc.OperationalError as error:
+        engine.dispose()
+        raise StoreNotReady(_unreachable(url, error)) from None
+    newest = migrate.head()
+    if found != newest:
+        engine.dispose()
+        raise StoreNotReady(
+            f"the database {_shown(url)} is at schema {found or 'none (never migrated)'}, not "
+            f"{newest}; run: underwrite db upgrade --database {_shown(url)}"
+        )
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def _run_db_upgrade(args: argparse.Namespace) -> int:
     engine = store.connect(_database(args))
-    before = migrate.current(engine)
-    migrate.upgrade(engine)
-    after = migrate.current(engine)
+    try:
+        before = migrate.current(engine)
+    except sa.exc.OperationalError as error:
+        engine.dispose()
+        raise StoreNotReady(_unreachable(_database(args), error)) from None
+    try:
+        migrate.upgrade(engine)
+        after = migrate.current(engine)
+    finally:
+        engine.dispose()
     print(f"database {engine.url.render_as_string(hide_password=True)}: schema {before} -> {after}")
     return 0
 
 
 def _run_keys_create(args: argparse.Namespace) -> int:
-    engine = store.connect(_database(args))
-    if args.if_none and any(
-        k.role == args.role and k.revoked_at is None for k in store.list_keys(engine)
-    ):
-        print(f"an active {args.role} key exists already; none created")
-        return 0
-    key, secret = store.create_key(engine, args.role, args.label)
+    with _migrated_store(args) as engine:
+        if args.if_none and any(
+            k.role == args.role and k.revoked_at is None for k in store.list_keys(engine)
+        ):
+            print(f"an active {args.role} key exists already; none created")
+            return 0
+        key, secret = store.create_key(engine, args.role, args.label)
     print(f"created {key.role} key {key.id} ({key.label}); its secret, shown only now:")
     print(f"  {secret}")
     return 0
 
 
 def _run_keys_revoke(args: argparse.Namespace) -> int:
-    if store.revoke_key(store.connect(_database(args)), args.key_id):
+    try:
+        with _migrated_store(args) as engine:
+            revoked = store.revoke_key(engine, args.key_id)
+    except store.LastAdminKey:
+        raise StoreNotReady(
+            f"{args.key_id} is the last active admin key; create another admin key first "
+            "(underwrite keys create --role admin)"
+        ) from None
+    if revoked:
         print(f"revoked {args.key_id}")
         return 0
     print(f"error: no active key {args.key_id}", file=sys.stderr)
@@ -54,7 +116,9 @@ def _run_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def _run_keys_list(args: argparse.Namespace) -> int:
-    for key in store.list_keys(store.connect(_database(args))):
+    with _migrated_store(args) as engine:
+        keys = store.list_keys(engine)
+    for key in keys:
         state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
         print(f"{key.id}  {key.role:8} {state:24} {key.label}")
     return 0
@@ -68,29 +132,82 @@ def worker_environment(workers: int) -> dict[str, str]:
     return {} if "POLARS_MAX_THREADS" in os.environ else {"POLARS_MAX_THREADS": share}
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+"""How long a worker may take to answer its supervisor: starting one imports the engine
+and opens the data source, which on a busy machine can take far longer than uvicorn's
+default of 5 s, after which it kills the worker and starts another, in a loop."""
+
+
+def banner(base: str, key: str | None) -> str:
+    """What `serve` prints once the API answers: where it is and a curl to paste."""
+    if key:
+        setting = f"  export UW_KEY='{key}'   # an officer key"
+    else:
+        setting = (
+            "  # first set UW_KEY to an officer key (underwrite keys create --role officer "
+            "prints one):\n  export UW_KEY=..."
+        )
+    return (
+        f"Serving the underwriting API on {base} (docs: {base}/docs). Try:\n{setting}\n"
+        f'  curl -s -X POST {base}/v1/decisions -H "Authorization: Bearer $UW_KEY" \\\n'
+        "       -H 'Content-Type: application/json' -H 'Idempotency-Key: first-try' \\\n"
+        '       -d \'{"merchant_id": "M00000001", "as_of": "2026-10-01"}\''
+    )
+
+
+def _announce_when_ready(base: str, text: str, stop: threading.Event) -> None:
+    """Print `text` once `base`/readyz answers 200; say so if that takes a while."""
+    started, warned = time.monotonic(), False
+    while not stop.is_set():
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    print(text, flush=True)
+                    return
+        except OSError:  # refused, not ready (503), or slow: try again
+            pass
+        if not warned and time.monotonic() - started > 30:
+            print(
+                f"still starting after 30 s (a busy machine?); {base}/readyz says why, and "
+                "the address is printed once it answers",
+                file=sys.stderr,
+                flush=True,
+            )
+            warned = True
+        stop.wait(0.25)
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     url = _database(args)
     os.environ["UW_DATABASE_URL"] = url
     os.environ.update(worker_environment(args.workers))
-    migrate.upgrade(store.connect(url))
+    try:
+        migrate.upgrade(store.connect(url))
+    except sa.exc.OperationalError as error:
+        raise StoreNotReady(_unreachable(url, error)) from None
     base = f"http://{args.host}:{args.port}"
-    print(
-        f"Serving the underwriting API on {base} (docs: {base}/docs). Try:\n"
-        f"  curl -s -X POST {base}/v1/decisions -H 'Authorization: Bearer <officer key>' \\\n"
-        "       -H 'Content-Type: application/json' -H 'Idempotency-Key: first-try' \\\n"
-        '       -d \'{"merchant_id": "M00000001", "as_of": "2026-10-01"}\'',
-        flush=True,
-    )
-    uvicorn.run(
-        "api.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-    )
+    print(f"Starting the underwriting API on {base} ({args.workers} workers) ...", flush=True)
+    stop = threading.Event()
+    threading.Thread(
+        target=_announce_when_ready,
+        args=(base, banner(base, os.environ.get("UW_KEY")), stop),
+        daemon=True,
+    ).start()
+    try:
+        uvicorn.run(
+            "api.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",  # worker restarts are logged at info: the user must see them
+            access_log=False,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        )
+    finally:
+        stop.set()
     return 0
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Path, Request
 
 from api import store
+from api.key_first import KEY_STATE
 from api.problems import ApiProblem
 from api.security import Permission, authenticate, authorize
 from api.service import Service
@@ -63,7 +64,11 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 
 
 def get_caller(request: Request, database: DatabaseDep) -> store.ApiKey:
-    """The key the request is made with (`Authorization: Bearer <key>`); 401 without one."""
+    """The key the request is made with (`Authorization: Bearer <key>`); 401 without one.
+    `KeyFirst` has usually checked it before the body was read, and left it here."""
+    found = getattr(request.state, KEY_STATE, None)
+    if isinstance(found, store.ApiKey):
+        return found
     return authenticate(request.headers.get("authorization", ""), database)
 
 

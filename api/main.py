@@ -17,8 +17,9 @@ from fastapi import FastAPI
 from api import migrate, store
 from api.body_limit import BodyLimit
 from api.deps import Runtime
+from api.key_first import KeyFirst
 from api.problems import install, problem_responses
-from api.routes import decisions, health, keys, reviews
+from api.routes import decisions, docs, health, keys, reviews
 from api.service import Service
 from api.settings import Settings
 from underwriting.errors import UnderwritingError
@@ -35,12 +36,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "and the reasons.",
         lifespan=lifespan,
         responses=problem_responses(413, 422, 500),
+        docs_url=None,  # served offline by api.routes.docs
+        redoc_url=None,
     )
     app.state.settings = settings or Settings.from_environment()
     install(app)
     app.add_middleware(BodyLimit, limit=app.state.settings.max_body_bytes)
+    app.add_middleware(KeyFirst)  # added last, so it runs first: no key, no body read
     for routes in (health, decisions, reviews, keys):
         app.include_router(routes.router)
+    docs.install(app)
     return app
 
 

@@ -212,9 +212,21 @@ def create_key(engine: Engine, role: str, label: str) -> tuple[ApiKey, str]:
     return ApiKey(key_id, role, label, created, None), secret
 
 
+class LastAdminKey(Exception):
+    """Revoking the key would leave no active admin key: nobody could manage keys."""
+
+
 def revoke_key(engine: Engine, key_id: str) -> bool:
-    """Revoke a key; False when no active key has that id."""
+    """Revoke a key; False when no active key has that id. The last active admin key
+    cannot be revoked (LastAdminKey): create another admin key first."""
     with writing(engine) as connection:
+        admins = connection.execute(  # locked, so two revocations cannot pass each other
+            sa.select(api_keys.c.id)
+            .where(api_keys.c.role == "admin", api_keys.c.revoked_at.is_(None))
+            .with_for_update()
+        ).scalars()
+        if list(admins) == [key_id]:
+            raise LastAdminKey(key_id)
         result = connection.execute(
             api_keys.update()
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))

@@ -27,10 +27,8 @@ from underwriting.io.data_folder import BookAsOf, DataFolder
 from underwriting.io.rule_sets import check_rule_set, load_policy, load_rule_set
 from underwriting.model.reasons import columns_needed, with_reason_texts
 from underwriting.model.scoring import score
-from underwriting.model.training import TrainingOptions, train
 from underwriting.reports.charts import text_band_chart
 from underwriting.reports.merchant import band_points, merchant_report, sales_against_industry
-from underwriting.reports.model import model_report
 from underwriting.simulate.book import SimulationConfig, simulate
 
 
@@ -184,6 +182,8 @@ def _allowed_protected(columns: list[str], reason: str | None) -> tuple[tuple[st
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    from underwriting.model.training import TrainingOptions, train  # statsmodels: only here
+
     policy, policy_version = load_policy(args.rules)
     frame = _read_table(args.data)
     options = TrainingOptions(
@@ -272,6 +272,8 @@ def _run_score(args: argparse.Namespace) -> int:
 
 
 def _run_report_model(args: argparse.Namespace) -> int:
+    from underwriting.reports.model import model_report  # statsmodels: only here
+
     model = load_model(args.model)
     policy, _ = load_policy(args.rules)
     if _fingerprint(args.data) != model.training.data_fingerprint:

@@ -28,13 +28,21 @@ def list_keys(_key: KeyAdmin, database: DatabaseDep) -> list[Key]:
     return [Key(**k.__dict__) for k in store.list_keys(database)]
 
 
-@router.delete("/v1/keys/{key_id}", status_code=204, responses=problem_responses(401, 403, 404))
+@router.delete(
+    "/v1/keys/{key_id}", status_code=204, responses=problem_responses(401, 403, 404, 409)
+)
 def revoke_key(
     _key: KeyAdmin,
     key_id: Annotated[str, Path(min_length=1, max_length=64, pattern=NO_CONTROL_CHARACTERS)],
     database: DatabaseDep,
 ) -> Response:
     """Revoke a key; requests with it are refused from now on."""
-    if not store.revoke_key(database, key_id):
+    try:
+        revoked = store.revoke_key(database, key_id)
+    except store.LastAdminKey:
+        raise ApiProblem(
+            409, f"{key_id} is the last active admin key; create another admin key first"
+        ) from None
+    if not revoked:
         raise ApiProblem(404, f"no active key {key_id}")
     return Response(status_code=204)
