@@ -9,6 +9,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +24,7 @@ from underwriting.engine import Engine
 from underwriting.errors import InputError, UnderwritingError
 from underwriting.features.registry import FEATURES
 from underwriting.io.artifacts import load_model, save_model
-from underwriting.io.data_folder import BookAsOf, DataFolder
+from underwriting.io.data_folder import BookAsOf, DataFolder, reading
 from underwriting.io.rule_sets import check_rule_set, load_policy, load_rule_set
 from underwriting.model.reasons import columns_needed, with_reason_texts
 from underwriting.model.scoring import score
@@ -566,12 +567,45 @@ Extension = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 def main(argv: Sequence[str] | None = None, extend: Extension | None = None) -> int:
     """Run the `underwrite` command; returns the process exit code."""
     args = _parser(extend).parse_args(argv)
+    data = getattr(args, "data", None)
     try:
-        code: int = args.run(args)
+        with reading(data) if isinstance(data, Path) and data.is_dir() else nullcontext():
+            code: int = args.run(args)
     except UnderwritingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"error: {_os_error(error)}", file=sys.stderr)
+        return 2
+    except pl.exceptions.PolarsError as error:
+        print(
+            f"error: the data could not be read ({str(error).strip().splitlines()[0]}); check "
+            "the files given (a CSV must be UTF-8, with quotes closed and as many fields on "
+            "every line as in its header)",
+            file=sys.stderr,
+        )
+        return 2
+    except Exception as error:
+        print(
+            f"error: an internal error in underwrite ({type(error).__name__}); this is a bug: "
+            "please report it with the command you ran and the trace below",
+            file=sys.stderr,
+        )
+        raise
     return code
+
+
+def _os_error(error: OSError) -> str:
+    """A file the system refused, in one line with what to do."""
+    where = f"{error.filename}: " if error.filename else ""
+    reason = error.strerror or str(error)
+    if isinstance(error, PermissionError):
+        return f"{where}{reason}; choose a file or folder you may write to (or read)"
+    if isinstance(error, FileNotFoundError):
+        return f"{where}{reason}; check the path"
+    if isinstance(error, IsADirectoryError | NotADirectoryError):
+        return f"{where}{reason}; give a file where a file is wanted, a folder for a folder"
+    return f"{where}{reason}"
 
 
 if __name__ == "__main__":

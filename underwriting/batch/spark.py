@@ -25,12 +25,13 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
 from underwriting.batch.rescore import Chunks, Progress, chunk_tally, decide_chunk, decisions_part
 from underwriting.engine import Engine
 from underwriting.errors import InputError, PolicyError, UnderwritingError
-from underwriting.io.data_folder import Book, DataFolder
+from underwriting.io.data_folder import Book, DataFolder, reading
 from underwriting.model.artifact import Scorecard
 from underwriting.policy.rules import RuleSet
 
@@ -139,11 +140,18 @@ def _decide_partition(
         for row in batch.to_pylist():
             found: dict[str, Any] = {"index": row["index"], "merchants": 0, "decided": 0}
             try:
-                engine, book = _worker_state(payload)
-                tally = decide_chunk(book, engine, out, row["index"], row["lo"], row["hi"])
+                with reading(Path(payload[0])):  # a damaged file is named, not a trace
+                    engine, book = _worker_state(payload)
+                    tally = decide_chunk(book, engine, out, row["index"], row["lo"], row["hi"])
                 found.update(merchants=tally["merchants"], decided=tally["decided"])
             except UnderwritingError as error:  # bad input: said to the driver, not a crash
                 found.update(error=str(error), policy_error=isinstance(error, PolicyError))
+            except pl.exceptions.PolarsError as error:
+                found.update(
+                    error=f"the data in {payload[0]} could not be read "
+                    f"({str(error).strip().splitlines()[0]}); check its files",
+                    policy_error=False,
+                )
             yield pa.RecordBatch.from_pylist([found], schema=_DONE)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +26,7 @@ from underwriting.contract.tables import (
     INDUSTRY_BENCHMARKS,
     MERCHANTS,
     OUTCOMES,
+    TABLES,
     TRAFFIC,
     Table,
 )
@@ -143,11 +145,17 @@ class DataFolder:
         return found
 
     def fingerprint(self) -> str:
-        """SHA-256 over every file's name, size and modification time."""
+        """SHA-256 over the name, size and modification time of every file of the folder's
+        tables (other files, such as a run directory kept inside it, do not count)."""
+        files = sorted(
+            part
+            for table in TABLES.values()
+            if (located := self.locate(table)) is not None
+            for part in (sorted(located.rglob("*")) if located.is_dir() else [located])
+            if part.is_file()
+        )
         listing = "\n".join(
-            f"{p.relative_to(self.path)} {p.stat().st_size} {p.stat().st_mtime_ns}"
-            for p in sorted(self.path.rglob("*"))
-            if p.is_file()
+            f"{p.relative_to(self.path)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files
         )
         return hashlib.sha256(listing.encode()).hexdigest()
 
@@ -201,6 +209,8 @@ class DataFolder:
             [profiles.kept, profiles.quarantine, row_count(m_raw)]
         )
         tally(counts, MERCHANTS, m_in.item(), merchants.height, m_held.height)
+        if m_in.item() == 0:
+            raise InputError(_no_merchants(m_src))
         daily = [(CASHFLOW, self.require(CASHFLOW)), (TRAFFIC, self.scan(TRAFFIC))]
         if outcomes_raw is not None:
             daily.append((OUTCOMES, outcomes_raw))
@@ -220,9 +230,13 @@ class DataFolder:
         at most `in_memory_rows` rows is read once and held by merchant; a larger one is
         scanned at each lookup."""
         traffic = self.scan(TRAFFIC)
+        profiles, profiles_source = self.require(MERCHANTS)
+        found = profiles.collect()
+        if found.is_empty():
+            raise InputError(_no_merchants(profiles_source))
         return Lookup(
             benchmarks=self.benchmarks(),
-            profiles=self.require(MERCHANTS)[0].collect(),
+            profiles=found,
             cashflow=DailyRows.of(self.require(CASHFLOW)[0], in_memory_rows),
             traffic=DailyRows.of(
                 traffic[0] if traffic is not None else pl.LazyFrame(schema=TRAFFIC.schema),
@@ -303,8 +317,15 @@ class Lookup:
         return MerchantRows(profiles, cashflow, traffic), conflicts
 
 
-def scan_source(table: Table, path: Path) -> pl.LazyFrame:
-    """A lazy scan of one table's file or folder; CSV columns are read as text."""
+def _no_merchants(source: str) -> str:
+    return (
+        f"merchants ({source}): the table has no rows, so there is nobody to decide and every "
+        "daily row would be quarantined; point --data at a folder whose merchants table has "
+        "the merchants"
+    )
+
+
+def _parts(table: Table, path: Path) -> list[Path]:
     if not path.exists():
         raise UnreadableTableError(table.name, str(path), "no such file or folder")
     files = sorted(path.glob("*.parquet")) + sorted(path.glob("*.csv")) if path.is_dir() else [path]
@@ -313,13 +334,111 @@ def scan_source(table: Table, path: Path) -> pl.LazyFrame:
             table.name, str(path), "the folder holds no .parquet or .csv part files"
         )
     suffixes = {f.suffix.lower() for f in files}
-    if suffixes == {".parquet"}:
+    if len(suffixes) > 1 or not suffixes <= {".parquet", ".csv"}:
+        raise UnreadableTableError(
+            table.name,
+            str(path),
+            f"expected .parquet or .csv files, found {', '.join(sorted(suffixes))}; "
+            "convert them to one format",
+        )
+    return files
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _part_schema(table: Table, part: Path) -> pl.Schema:
+    """A part's columns and types, from its footer (Parquet) or header (CSV): cheap, and
+    enough to find an empty, cut-short or foreign file before any row is read."""
+    if part.stat().st_size == 0:
+        raise UnreadableTableError(
+            table.name, str(part), "the file is empty (0 bytes); write it again or remove it"
+        )
+    try:
+        if part.suffix.lower() == ".parquet":
+            return pl.Schema(pl.read_parquet_schema(part))
+        return pl.read_csv(part, n_rows=0, infer_schema=False).schema
+    except (pl.exceptions.PolarsError, OSError) as error:
+        kind = "Parquet" if part.suffix.lower() == ".parquet" else "CSV"
+        raise UnreadableTableError(
+            table.name,
+            str(part),
+            f"not a readable {kind} file ({_first_line(error)}); write it again or remove it",
+        ) from None
+
+
+def _same_columns(table: Table, parts: list[Path]) -> None:
+    """Every part of a table has the same columns of the same types (one part that
+    differs would otherwise fail the whole scan, naming no file)."""
+    first = _part_schema(table, parts[0])
+    for part in parts[1:]:
+        schema = _part_schema(table, part)
+        missing = [c for c in first if c not in schema]
+        extra = [c for c in schema if c not in first]
+        retyped = [
+            f"{c} as {schema[c]} (not {first[c]})"
+            for c in first
+            if c in schema and schema[c] != first[c]
+        ]
+        problems = [
+            *([f"lacks column(s) {', '.join(missing)}"] if missing else []),
+            *([f"has column(s) {', '.join(extra)} the other parts lack"] if extra else []),
+            *([f"holds {', '.join(retyped)}"] if retyped else []),
+        ]
+        if problems:
+            raise UnreadableTableError(
+                table.name,
+                str(part),
+                f"{'; '.join(problems)}, against {parts[0].name}; write every part of the "
+                "table with the same columns and types",
+            )
+
+
+def scan_source(table: Table, path: Path) -> pl.LazyFrame:
+    """A lazy scan of one table's file or folder, every part's columns checked first; CSV
+    columns are read as text."""
+    files = _parts(table, path)
+    _same_columns(table, files)
+    if files[0].suffix.lower() == ".parquet":
         return pl.scan_parquet(files)
-    if suffixes == {".csv"}:
-        return pl.scan_csv(files, infer_schema=False)
-    raise UnreadableTableError(
-        table.name,
-        str(path),
-        f"expected .parquet or .csv files, found {', '.join(sorted(suffixes))}; "
-        "convert them to one format",
-    )
+    return pl.scan_csv(files, infer_schema=False)
+
+
+def damaged_part(folder: Path) -> UnreadableTableError | None:
+    """The first part file of the folder's tables that cannot be read whole, as the error
+    to show; None when every part reads. For when reading the folder failed somewhere in
+    a query (a damaged page, a ragged or mis-encoded CSV line), to name the file."""
+    for table in TABLES.values():
+        located = DataFolder(folder).locate(table)
+        if located is None:
+            continue
+        for part in _parts(table, located):
+            try:
+                if part.suffix.lower() == ".parquet":
+                    pl.read_parquet(part)
+                else:
+                    pl.read_csv(part, infer_schema=False)
+            except (pl.exceptions.PolarsError, OSError) as error:
+                return UnreadableTableError(
+                    table.name,
+                    str(part),
+                    f"cannot be read ({_first_line(error)}); fix or replace the file "
+                    "(a CSV must be UTF-8, with quotes closed and as many fields on every line "
+                    "as in its header)",
+                )
+    return None
+
+
+@contextmanager
+def reading(folder: Path) -> Iterator[None]:
+    """Turn a failure to read `folder`'s files anywhere in the block into one
+    UnreadableTableError naming the file (see `damaged_part`)."""
+    try:
+        yield
+    except pl.exceptions.PolarsError:
+        found = damaged_part(folder)
+        if found is not None:
+            raise found from None
+        raise
