@@ -6,6 +6,7 @@ answer goes out."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,7 @@ def take(
         raise ApiProblem(
             422,
             f"{held.height} row(s) of the data failed validation; fix them and send again",
-            errors=_quarantine_errors(held),
+            errors=_quarantine_errors(held, body),
         )
     problems = held.select("table", "key", "field", "reason").to_dicts() if held.height else []
     try:
@@ -129,8 +130,31 @@ def _conflict(key: str | None) -> ApiProblem:
     )
 
 
-def _quarantine_errors(held: pl.DataFrame) -> list[dict[str, str]]:
-    return [
-        {"pointer": f"#/data/{row['table']}", "detail": f"row {row['key']}: {row['reason']}"}
-        for row in held.iter_rows(named=True)
-    ]
+def _quarantine_errors(held: pl.DataFrame, body: DecisionRequest) -> list[dict[str, str]]:
+    """Each held row as problems whose pointers name the row of the request and each
+    field (`#/data/cashflow/5/date`), the row found by its date."""
+    assert isinstance(body, WithData)
+    positions: dict[tuple[str, str], list[int]] = {}
+    dates = {
+        "cashflow": [r.date for r in body.data.cashflow],
+        "traffic": [r.date for r in body.data.traffic],
+    }
+    for name, days in dates.items():
+        for i, day in enumerate(days):
+            positions.setdefault((name, day.isoformat()), []).append(i)
+    errors = []
+    for problem in held.iter_rows(named=True):
+        table, key = str(problem["table"]), str(problem["key"])
+        fields = [f for f in str(problem["field"] or "").split(", ") if f]
+        dated = _DATE.search(key)
+        rows = positions.get((table, dated.group(0)), []) if dated else []
+        base = [f"#/data/{table}/{i}" for i in rows] or [
+            "#/data/merchant" if table == "merchants" else f"#/data/{table}"
+        ]
+        pointers = [f"{b}/{f}" for b in base for f in fields] if fields else base
+        detail = f"row {key}: {problem['reason']}"
+        errors += [{"pointer": pointer, "detail": detail} for pointer in pointers]
+    return errors
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -116,7 +116,7 @@ def test_a_bad_row_is_a_422_naming_the_row_the_field_and_the_problem(
     answer = _decide(api, {"data": data, "as_of": AS_OF})
     assert answer.status_code == 422
     problem = answer.json()
-    assert problem["errors"][0]["pointer"] == "#/data/cashflow"
+    assert problem["errors"][0]["pointer"] == "#/data/cashflow/5/date"  # the row, the field
     assert "2026-10-05" in problem["errors"][0]["detail"]
     assert "as-of date" in problem["errors"][0]["detail"]
 
