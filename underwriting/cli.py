@@ -21,13 +21,20 @@ from underwriting.batch.rescore import LocalRunner, rescore
 from underwriting.batch.spark import SparkRunner
 from underwriting.decision import Decision
 from underwriting.engine import Engine
-from underwriting.errors import InputError, UnderwritingError
+from underwriting.errors import InputError, PolicyError, UnderwritingError
 from underwriting.features.registry import FEATURES
 from underwriting.io.artifacts import load_model, save_model
 from underwriting.io.data_folder import BookAsOf, DataFolder, reading
-from underwriting.io.rule_sets import check_rule_set, load_policy, load_rule_set
+from underwriting.io.rule_sets import (
+    check_rule_set,
+    load_examples,
+    load_policy,
+    load_rule_set,
+)
 from underwriting.model.reasons import columns_needed, with_reason_texts
 from underwriting.model.scoring import score
+from underwriting.policy.examples import FILE as EXAMPLES_FILE
+from underwriting.policy.examples import example_features, failures
 from underwriting.reports.charts import text_band_chart
 from underwriting.reports.merchant import band_points, merchant_report, sales_against_industry
 from underwriting.simulate.book import SimulationConfig, simulate
@@ -307,6 +314,27 @@ def _run_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_rules_test(args: argparse.Namespace) -> int:
+    examples = load_examples(args.dir)
+    if examples is None:
+        raise PolicyError(
+            f"{args.dir}: no {EXAMPLES_FILE}; add examples (see rules/README.md) to test a rule set"
+        )
+    rules = load_rule_set(args.dir)
+    engine = Engine(load_model(args.model), rules)
+    decisions = engine.decide_frame(example_features(examples), words=False)
+    grades = [band.grade for band in rules.policy.master_scale]
+    found = failures(examples, decisions, grades)
+    for failure in found:
+        print(f"FAIL {failure}")
+    failed = len({f.example for f in found})
+    print(
+        f"{args.dir}: {len(examples.example)} examples, {failed} failed "
+        f"(model {engine.model.version}, rule set {rules.version})"
+    )
+    return 1 if found else 0
+
+
 def _run_decide(args: argparse.Namespace) -> int:
     application, benchmarks = _one_merchant(args, "decided")
     engine = Engine(load_model(args.model), load_rule_set(args.rules), benchmarks)
@@ -535,6 +563,16 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
         "dir", type=Path, nargs="?", default=Path("rules/v1"), help="rule-set folder"
     )
     checker.set_defaults(run=_run_rules_check)
+    tester = rule_commands.add_parser(
+        "test",
+        help="run the rule set's examples (examples.toml) through the whole engine; exit 1 "
+        "with every failure",
+    )
+    tester.add_argument(
+        "dir", type=Path, nargs="?", default=Path("rules/v1"), help="rule-set folder"
+    )
+    tester.add_argument("--model", type=Path, default=Path("models/scorecard.json"))
+    tester.set_defaults(run=_run_rules_test)
 
     report = commands.add_parser("report", help="write a report for a person to read")
     kinds = report.add_subparsers(dest="kind", required=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from underwriting.errors import PolicyError
+from underwriting.policy.examples import FILE as EXAMPLES_FILE
+from underwriting.policy.examples import Examples, parse_examples
 from underwriting.policy.parameters import Policy, parse_policy, version_of
 from underwriting.policy.rules import Problem, RuleSet, check_rules
 
@@ -47,3 +49,10 @@ def load_rule_set(folder: Path) -> RuleSet:
             f"rule set {folder} cannot be used ({len(problems)} problem(s)):\n  {listed}"
         )
     return rule_set
+
+
+def load_examples(folder: Path) -> Examples | None:
+    """The rule set's examples (`examples.toml`), or None when it has none."""
+    path = folder / EXAMPLES_FILE
+    raw = _read(path)
+    return None if raw is None else parse_examples(raw, str(path))

@@ -1,0 +1,97 @@
+"""A rule set's examples run through the whole engine in `make test`: rules/v1's pass, and
+pin every rule (each fires in one example and not in another), every term of the limit
+and the order of reasons. A broken rule set fails with the example, the expectation and
+what came out; a broken examples file is one line naming it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RULES_V1
+from underwriting.cli import main
+from underwriting.io.artifacts import save_model
+from underwriting.io.rule_sets import load_examples, load_rule_set
+from underwriting.model.artifact import Scorecard
+from underwriting.policy.parameters import Policy
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory, trained: tuple[Scorecard, Policy]) -> Path:
+    path = tmp_path_factory.mktemp("model") / "scorecard.json"
+    save_model(trained[0], path)
+    return path
+
+
+def _test(rules: Path, model: Path) -> int:
+    return main(["rules", "test", str(rules), "--model", str(model)])
+
+
+def test_the_v1_examples_pass(model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _test(RULES_V1, model_path) == 0, capsys.readouterr().out
+    assert "22 examples, 0 failed" in capsys.readouterr().out
+
+
+def test_every_rule_fires_in_one_example_and_not_in_another() -> None:
+    examples = load_examples(RULES_V1)
+    assert examples is not None
+    rules = {r.id for r in load_rule_set(RULES_V1).rules}
+    fire = {r for e in examples.example for r in (*(e.expect.fired or ()), *e.expect.fires)}
+    quiet = {
+        r
+        for e in examples.example
+        for r in (
+            *e.expect.not_fired,
+            *(rules - set(e.expect.fired) if e.expect.fired is not None else ()),
+        )
+    }
+    assert fire == rules and quiet == rules
+    bindings = {e.expect.binding for e in examples.example} - {None}
+    assert bindings == {"multiple", "capacity", "industry_max", "programme_max", "rule_cap"}
+    assert any(e.given.get("existing_exposure") for e in examples.example if e.expect.limit)
+
+
+def _copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "v1-edited"
+    shutil.copytree(RULES_V1, folder)
+    return folder
+
+
+def test_a_reversed_knockout_fails_with_the_example_and_what_came_out(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _copy(tmp_path)
+    rules = (folder / "rules.toml").read_text()
+    (folder / "rules.toml").write_text(rules.replace("tenure_days < 180", "tenure_days >= 180"))
+    assert _test(folder, model_path) == 1
+    out = capsys.readouterr().out
+    assert "FAIL too young a business: outcome expected 'decline', got 'approve'" in out
+    assert "FAIL a strong merchant: no rule fires and repayment capacity binds: rules fired" in out
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (
+            lambda t: t.replace("given = { tenure_days = 179 }", "given = { tenure = 179 }"),
+            "unknown feature(s) ['tenure']",
+        ),
+        (lambda t: t.replace('base = "weak"', 'base = "feeble"', 1), "names base 'feeble'"),
+        (
+            lambda t: t.replace('outcome = "refer"', 'outcome = "maybe"', 1),
+            "example 'chargebacks in the warning band: referred' expect.outcome",
+        ),
+        (lambda t: t + "\n[[example\n", "not valid TOML"),
+    ],
+)
+def test_a_broken_examples_file_is_one_line_naming_it(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str], edit: object, named: str
+) -> None:
+    folder = _copy(tmp_path)
+    path = folder / "examples.toml"
+    path.write_text(edit(path.read_text()))  # type: ignore[operator]
+    assert _test(folder, model_path) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and named in err[0], err
