@@ -133,3 +133,54 @@ def test_rules_that_look_at_one_merchant_pass_the_check(
     )
     problems, rule_set = check_rule_set(broken(tmp_path, rule))
     assert problems == [] and rule_set is not None
+
+
+V1_POLICY = (RULES_V1 / "policy.toml").read_text()
+SECOND_RULE = GOOD_RULE.replace('id = "KO-TENURE"', 'id = "KO-OTHER"').replace(
+    "tenure_days < 180", "refund_ratio > 0.5"
+)
+
+
+@pytest.mark.parametrize(
+    ("rules", "policy", "said"),
+    [
+        (GOOD_RULE.replace("tenure_days < 180", "TRUE"), None, "true for every merchant tried"),
+        (
+            GOOD_RULE.replace("tenure_days < 180", "tenure_days / 0 > 1"),
+            None,
+            "true for every merchant tried",
+        ),
+        (
+            GOOD_RULE.replace("tenure_days < 180", "CURRENT_DATE > as_of"),
+            None,
+            "reads the clock (CURRENT_DATE)",
+        ),
+        (GOOD_RULE.replace("tenure_days < 180", "now() > as_of"), None, "reads the clock (NOW)"),
+        (GOOD_RULE, V1_POLICY[: V1_POLICY.index("[limits]")], "no [limits]"),
+        (
+            GOOD_RULE,
+            V1_POLICY.replace("holdback = 0.11", "holdback = 0.09"),
+            "holdbacks must not rise from the best grade to the worst",
+        ),
+        (
+            GOOD_RULE.replace('kind = "knockout"', 'kind = "limit_cap"\ncap = "-5000"'),
+            None,
+            "cap is negative",
+        ),
+        ("# nothing here\n", None, "no rules; a rule set needs at least one [[rule]]"),
+        (GOOD_RULE + SECOND_RULE, None, "reason code R02 is also KO-TENURE's"),
+    ],
+)
+def test_rules_check_closes_its_gaps(
+    tmp_path: Path, rules: str, policy: str | None, said: str
+) -> None:
+    problems, rule_set = check_rule_set(broken(tmp_path, rules, policy))
+    assert rule_set is None
+    assert any(said in str(p) for p in problems), [str(p) for p in problems]
+
+
+def test_python_in_a_condition_gets_one_short_line(tmp_path: Path) -> None:
+    rules = GOOD_RULE.replace("tenure_days < 180", "__import__('os').system('echo hi')")
+    problems, rule_set = check_rule_set(broken(tmp_path, rules))
+    assert rule_set is None and len(problems) == 1
+    assert "not valid SQL" in str(problems[0]) and len(str(problems[0])) < 250

@@ -74,6 +74,12 @@ class Limits(BaseModel):
             raise ValueError(f"min_loan {self.min_loan} is above max_loan {self.max_loan}")
         if self.min_loan % self.loan_unit or self.max_loan % self.loan_unit:
             raise ValueError("min_loan and max_loan must be whole multiples of loan_unit")
+        holdbacks = [g.holdback for g in self.grade]
+        if any(worse > better for better, worse in pairwise(holdbacks)):
+            raise ValueError(
+                "holdbacks must not rise from the best grade to the worst (a worse grade "
+                f"would repay with a larger share of sales and get a larger limit); got {holdbacks}"
+            )
         multiples = [g.multiple for g in self.grade]
         if any(worse > better for better, worse in pairwise(multiples)):
             raise ValueError(

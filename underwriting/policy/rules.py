@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -219,6 +220,7 @@ class _Tried:
     rule_id: str
     field: _Part
     expression: pl.Expr
+    kind: str = "knockout"
 
 
 def _run_problems(path: str, tried: list[_Tried]) -> list[Problem]:
@@ -247,13 +249,39 @@ def _run_problems(path: str, tried: list[_Tried]) -> list[Problem]:
                 for row in sample.iter_slices(1)
             ]
         except Exception as error:  # polars raises several error types for bad expressions
-            first = str(error).splitlines()[0]
             problems.append(
                 Problem(
                     path,
                     t.rule_id,
-                    f"{t.field} cannot be computed on the features ({first}); fix the expression",
+                    f"{t.field} cannot be computed on the features ({_short(error)}); fix the "
+                    "expression",
                 )
+            )
+            continue
+        deciding = t.kind in ("knockout", "refer")  # a cap for everyone can be meant
+        if (
+            deciding
+            and t.field == "condition"
+            and together.dtype == pl.Boolean()
+            and together.all()
+        ):
+            problems.append(
+                Problem(
+                    path,
+                    t.rule_id,
+                    f"condition is true for every merchant tried (made-up merchants of every "
+                    f"kind): the {t.kind} would decide for everyone; check the comparison",
+                )
+            )
+            continue
+        if (
+            t.field == "cap"
+            and not t.expression.meta.root_names()
+            and together.dtype.is_numeric()
+            and (together < 0).any()
+        ):
+            problems.append(
+                Problem(path, t.rule_id, "cap is negative; a limit cap is an amount of 0 or more")
             )
             continue
         if t.field == "condition" and together.dtype != pl.Boolean():
@@ -282,13 +310,35 @@ def _run_problems(path: str, tried: list[_Tried]) -> list[Problem]:
     return problems
 
 
+_CLOCK = re.compile(
+    r"\b(CURRENT_DATE|CURRENT_TIME|CURRENT_TIMESTAMP|LOCALTIME|LOCALTIMESTAMP|NOW|TODAY)\b",
+    re.IGNORECASE,
+)
+
+
+def _short(error: BaseException, width: int = 100) -> str:
+    """An error's first line, cut to `width` characters (a parser's internals are long)."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return first if len(first) <= width else first[: width - 1] + "…"
+
+
 def _parsed(path: str, rule_id: str, field: str, text: str) -> pl.Expr | Problem:
-    """`text` compiled, or the problem: SQL that does not parse, or unknown features."""
+    """`text` compiled, or the problem: SQL that does not parse, reads the clock, or
+    names unknown features."""
+    clock = _CLOCK.search(text)
+    if clock:
+        return Problem(
+            path,
+            rule_id,
+            f"{field} reads the clock ({clock.group(1).upper()}): a decision replayed another "
+            "day would differ; compare features (tenure_days, days_of_history) instead",
+        )
     try:
         expression = pl.sql_expr(text)
     except Exception as error:  # polars raises several error types for bad SQL
-        first = str(error).splitlines()[0]
-        return Problem(path, rule_id, f"{field} is not valid SQL ({first}); fix the expression")
+        return Problem(
+            path, rule_id, f"{field} is not valid SQL ({_short(error)}); fix the expression"
+        )
     unknown = sorted(set(expression.meta.root_names()) - set(FEATURES_BY_NAME))
     if unknown:
         return Problem(
@@ -379,7 +429,7 @@ def check_rules(
             if isinstance(parsed, Problem):
                 problems.append(parsed)
             else:
-                tried.append(_Tried(rule.id, field, parsed))
+                tried.append(_Tried(rule.id, field, parsed, rule.kind))
         if rule.grade is not None and policy is not None:
             grades = [b.grade for b in policy.master_scale]
             if rule.grade not in grades:
@@ -392,6 +442,31 @@ def check_rules(
                 )
         rules.append(rule)
     problems += _run_problems(rules_source, tried)
+    if not entries and rules_toml is not None:
+        problems.append(
+            Problem(rules_source, None, "no rules; a rule set needs at least one [[rule]]")
+        )
+    codes: dict[str, str] = {}
+    for rule in rules:
+        if rule.reason_code in codes:
+            problems.append(
+                Problem(
+                    rules_source,
+                    rule.id,
+                    f"reason code {rule.reason_code} is also {codes[rule.reason_code]}'s; give "
+                    "every rule its own reason code, so a notice says which rule decided",
+                )
+            )
+        codes.setdefault(rule.reason_code, rule.id)
+    if policy is not None and policy.limits is None:
+        problems.append(
+            Problem(
+                policy_source,
+                None,
+                "no [limits]: a decision needs the limit parameters (term, fee, stress, loan "
+                "sizes and the multiple and holdback of every grade); add them",
+            )
+        )
     if problems or policy is None or policy_toml is None or rules_toml is None:
         return problems, None
     ordered = tuple(sorted(rules, key=lambda r: r.id))
