@@ -28,6 +28,7 @@ from underwriting.io.data_folder import BookAsOf, DataFolder, reading
 from underwriting.io.rule_sets import (
     check_rule_set,
     load_examples,
+    load_invariants,
     load_policy,
     load_rule_set,
 )
@@ -35,6 +36,7 @@ from underwriting.model.reasons import columns_needed, with_reason_texts
 from underwriting.model.scoring import score
 from underwriting.policy.examples import FILE as EXAMPLES_FILE
 from underwriting.policy.examples import example_features, failures
+from underwriting.policy.invariants import search
 from underwriting.reports.charts import text_band_chart
 from underwriting.reports.merchant import band_points, merchant_report, sales_against_industry
 from underwriting.simulate.book import SimulationConfig, simulate
@@ -322,9 +324,10 @@ def _run_rules_test(args: argparse.Namespace) -> int:
         )
     rules = load_rule_set(args.dir)
     engine = Engine(load_model(args.model), rules)
-    decisions = engine.decide_frame(example_features(examples), words=False)
+    features = example_features(examples)
+    decisions = engine.decide_frame(features, words=False)
     grades = [band.grade for band in rules.policy.master_scale]
-    found = failures(examples, decisions, grades)
+    found = failures(examples, features, decisions, grades)
     for failure in found:
         print(f"FAIL {failure}")
     failed = len({f.example for f in found})
@@ -332,7 +335,30 @@ def _run_rules_test(args: argparse.Namespace) -> int:
         f"{args.dir}: {len(examples.example)} examples, {failed} failed "
         f"(model {engine.model.version}, rule set {rules.version})"
     )
-    return 1 if found else 0
+    invariants = load_invariants(args.dir)
+    broken = 0
+    for invariant in invariants.invariant if invariants else ():
+        counterexample = search(
+            invariant,
+            examples,
+            lambda frame: engine.decide_frame(frame, words=False),
+            grades,
+            tries=args.tries,
+        )
+        if counterexample is None:
+            continue
+        broken += 1
+        print(
+            f"\nBROKEN invariant {invariant.name!r}; the smallest counterexample found, "
+            "ready to paste into examples.toml:"
+        )
+        print(counterexample.as_example())
+    if invariants:
+        print(
+            f"{args.dir}: {len(invariants.invariant)} invariants, {broken} broken "
+            f"({args.tries} merchants tried for each)"
+        )
+    return 1 if found or broken else 0
 
 
 def _run_decide(args: argparse.Namespace) -> int:
@@ -572,6 +598,12 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
         "dir", type=Path, nargs="?", default=Path("rules/v1"), help="rule-set folder"
     )
     tester.add_argument("--model", type=Path, default=Path("models/scorecard.json"))
+    tester.add_argument(
+        "--tries",
+        type=_positive,
+        default=200,
+        help="merchants tried for each invariant (invariants.toml) before it is taken to hold",
+    )
     tester.set_defaults(run=_run_rules_test)
 
     report = commands.add_parser("report", help="write a report for a person to read")

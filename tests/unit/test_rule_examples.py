@@ -95,3 +95,83 @@ def test_a_broken_examples_file_is_one_line_naming_it(
     assert _test(folder, model_path) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(path) in err[0] and named in err[0], err
+
+
+def _test_tries(rules: Path, model: Path, tries: int = 60) -> int:
+    return main(["rules", "test", str(rules), "--model", str(model), "--tries", str(tries)])
+
+
+def test_the_v1_invariants_hold(model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _test_tries(RULES_V1, model_path) == 0
+    assert "12 invariants, 0 broken" in capsys.readouterr().out
+
+
+def _pasted(out: str) -> str:
+    start = out.index('[[example]]\nname = "counterexample')
+    return out[start : out.index("\n\n", start)] + "\n"
+
+
+def test_a_reversed_knockout_breaks_its_invariant_and_the_counterexample_fails_as_an_example(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _copy(tmp_path)
+    rules = (folder / "rules.toml").read_text()
+    (folder / "rules.toml").write_text(rules.replace("tenure_days < 180", "tenure_days >= 180"))
+    assert _test_tries(folder, model_path) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN invariant 'under six months of trading is declined'" in out
+    example = _pasted(out)
+    assert "given = { tenure_days = 0 }" in example  # shrunk to the one feature that matters
+    (folder / "examples.toml").write_text(example + (folder / "examples.toml").read_text())
+    (folder / "invariants.toml").unlink()
+    assert _test(folder, model_path) == 1
+    failed = capsys.readouterr().out
+    assert "FAIL counterexample: under six months of trading is declined: holds expected" in failed
+
+
+def test_a_cap_that_falls_as_sales_rise_breaks_monotone_limits(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _copy(tmp_path)
+    bad_cap = (
+        '\n[[rule]]\nid = "LC-BIG"\nkind = "limit_cap"\ncondition = "avg_monthly_sales > 100000"\n'
+        'cap = "5000"\nreason_code = "R99"\nreason = "Large merchants get a small limit"\n'
+    )
+    (folder / "rules.toml").write_text((folder / "rules.toml").read_text() + bad_cap)
+    assert _test_tries(folder, model_path) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN invariant 'more sales never lower the limit'" in out
+    example = _pasted(out)
+    assert 'holds = "\\"limit\\" >= ' in example
+    (folder / "examples.toml").write_text(example + (folder / "examples.toml").read_text())
+    (folder / "invariants.toml").unlink()
+    assert _test(folder, model_path) == 1
+    assert "FAIL counterexample: more sales never lower the limit: holds" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (
+            '[[invariant]]\nname = "x"\nkind = "monotone"\nfeature = "sales"\noutput = "limit"\n',
+            "needs a known `feature`",
+        ),
+        ('[[invariant]]\nname = "x"\nkind = "bound"\nthen = "limit <<< 3"\n', "not valid SQL"),
+        (
+            '[[invariant]]\nname = "x"\nkind = "bound"\nthen = "loan > 3"\n',
+            "unknown name(s) ['loan']",
+        ),
+        (
+            '[[invariant]]\nname = "x"\nkind = "implication"\nthen = "limit > 3"\n',
+            "needs `when` and `then`",
+        ),
+    ],
+)
+def test_a_broken_invariant_is_one_line_naming_it(
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str], text: str, named: str
+) -> None:
+    folder = _copy(tmp_path)
+    (folder / "invariants.toml").write_text(text)
+    assert _test(folder, model_path) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "invariants.toml" in err[0] and named in err[0], err

@@ -8,6 +8,8 @@ from pathlib import Path
 from underwriting.errors import PolicyError
 from underwriting.policy.examples import FILE as EXAMPLES_FILE
 from underwriting.policy.examples import Examples, parse_examples
+from underwriting.policy.invariants import FILE as INVARIANTS_FILE
+from underwriting.policy.invariants import Invariants, parse_invariants
 from underwriting.policy.parameters import Policy, parse_policy, version_of
 from underwriting.policy.rules import Problem, RuleSet, check_rules
 
@@ -56,3 +58,10 @@ def load_examples(folder: Path) -> Examples | None:
     path = folder / EXAMPLES_FILE
     raw = _read(path)
     return None if raw is None else parse_examples(raw, str(path))
+
+
+def load_invariants(folder: Path) -> Invariants | None:
+    """The rule set's invariants (`invariants.toml`), or None when it has none."""
+    path = folder / INVARIANTS_FILE
+    raw = _read(path)
+    return None if raw is None else parse_invariants(raw, str(path))

@@ -45,6 +45,9 @@ class Expectation(BaseModel):
     binding: str | None = None
     reasons_start: tuple[str, ...] | None = None
     """The first reason codes, in this order."""
+    holds: str | None = None
+    """An SQL condition over the decision and the features that must be true (as an
+    invariant states it), e.g. `outcome = 'decline'` or `limit <= 2 * avg_monthly_sales`."""
 
 
 class Example(BaseModel):
@@ -137,13 +140,45 @@ def example_features(examples: Examples) -> pl.DataFrame:
         ) from None
 
 
-def failures(examples: Examples, decisions: pl.DataFrame, grades: Sequence[str]) -> list[Failure]:
-    """Every unmet expectation, example by example (`decisions` in the examples' order;
-    `grades` best to worst, for "no better than")."""
+def failures(
+    examples: Examples, features: pl.DataFrame, decisions: pl.DataFrame, grades: Sequence[str]
+) -> list[Failure]:
+    """Every unmet expectation, example by example (`features` and `decisions` in the
+    examples' order; `grades` best to worst, for "no better than")."""
     found: list[Failure] = []
-    for example, row in zip(examples.example, decisions.iter_rows(named=True), strict=True):
+    rows = decisions.iter_rows(named=True)
+    for i, (example, row) in enumerate(zip(examples.example, rows, strict=True)):
         found += _check(example, row, list(grades))
+        if example.expect.holds is not None and not _holds(example, features[i], decisions[i]):
+            found.append(Failure(example.name, "holds", example.expect.holds, _shown(row)))
     return found
+
+
+def with_decision(features: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
+    """Features with the decision's outcome, limit, grades, PD and score beside them (the
+    names an expectation or invariant may use), grades and outcome as text."""
+    names = ("outcome", "limit", "grade", "model_grade", "pd_12m", "score")
+    decided = decisions.select(
+        pl.col(c).cast(pl.String()) if isinstance(decisions.schema[c], pl.Enum) else pl.col(c)
+        for c in names
+    )
+    return features.with_columns(decided)
+
+
+def _holds(example: Example, features: pl.DataFrame, decision: pl.DataFrame) -> bool:
+    text = str(example.expect.holds)
+    try:
+        value = with_decision(features, decision).select(pl.sql_expr(text).fill_null(False))
+    except Exception as error:  # polars raises several error types for bad SQL
+        raise PolicyError(
+            f"example {example.name!r}: expect.holds is not a condition on the decision "
+            f"({str(error).splitlines()[0][:100]}); fix the SQL"
+        ) from None
+    return bool(value.item())
+
+
+def _shown(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {row[k]!r}" for k in ("outcome", "limit", "grade", "pd_12m"))
 
 
 def _check(example: Example, row: dict[str, Any], grades: list[str]) -> list[Failure]:
