@@ -35,7 +35,7 @@ from underwriting.io.rule_sets import (
 from underwriting.model.reasons import columns_needed, with_reason_texts
 from underwriting.model.scoring import score
 from underwriting.policy.examples import FILE as EXAMPLES_FILE
-from underwriting.policy.examples import example_features, failures
+from underwriting.policy.examples import coverage_warnings, example_features, failures
 from underwriting.policy.invariants import search
 from underwriting.reports.charts import text_band_chart
 from underwriting.reports.merchant import band_points, merchant_report, sales_against_industry
@@ -313,6 +313,9 @@ def _run_rules_check(args: argparse.Namespace) -> int:
     print(
         f"{args.dir}: rule set {rule_set.version} is valid ({len(rule_set.rules)} rules: {kinds})"
     )
+    examples = load_examples(args.dir)
+    for warning in coverage_warnings(rule_set, examples) if examples else ():
+        print(f"  warning: {warning}")
     return 0
 
 

@@ -175,3 +175,18 @@ def test_a_broken_invariant_is_one_line_naming_it(
     assert _test(folder, model_path) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "invariants.toml" in err[0] and named in err[0], err
+
+
+def test_rules_check_warns_of_a_rule_no_example_exercises(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _copy(tmp_path)
+    rules = (folder / "rules.toml").read_text()
+    (folder / "rules.toml").write_text(
+        rules.replace("requested_amount > 100000", "requested_amount > 1e9")
+    )
+    assert main(["rules", "check", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: REF-LARGE-REQUEST fires in none of the 22 examples" in out
+    assert main(["rules", "check", str(RULES_V1)]) == 0
+    assert "warning" not in capsys.readouterr().out

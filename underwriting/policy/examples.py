@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from underwriting.errors import PolicyError
 from underwriting.features.registry import feature_schema
+from underwriting.policy.rules import RuleSet
 
 FILE = "examples.toml"
 
@@ -221,3 +222,25 @@ def _check(example: Example, row: dict[str, Any], grades: list[str]) -> list[Fai
             )
         )
     return [Failure(name, field, wanted, got) for field, ok, wanted, got in checks if not ok]
+
+
+def coverage_warnings(rules: RuleSet, examples: Examples) -> list[str]:
+    """Rules whose condition is true for none of the examples, or for all of them: a rule
+    no example exercises, or one that would decide for every merchant the author thought
+    of (said as warnings: `rules check` still passes)."""
+    features = example_features(examples)
+    fired = features.select(rules.condition(r) for r in rules.rules)
+    warnings = []
+    for rule in rules.rules:
+        hits = int(fired.get_column(rule.id).sum())
+        if hits == 0:
+            warnings.append(
+                f"{rule.id} fires in none of the {features.height} examples; add one where it "
+                "fires (and check its condition can be true)"
+            )
+        elif hits == features.height:
+            warnings.append(
+                f"{rule.id} fires in every one of the {features.height} examples; check its "
+                "condition is not true for every merchant"
+            )
+    return warnings
