@@ -272,10 +272,11 @@ def _counterexample(
             else {"holds": f"grade <= '{before}'"}
         )
     elif output == "outcome":
+        rank = OUTCOME_ORDER[before]  # "same": no better than before; "opposite": no worse
         allowed = [
             o
             for o, r in OUTCOME_ORDER.items()
-            if (r >= OUTCOME_ORDER[before]) == (invariant.direction == "same") or o == before
+            if (r >= rank if invariant.direction == "same" else r <= rank)
         ]
         expect = {"holds": "outcome IN (" + ", ".join(f"'{o}'" for o in allowed) + ")"}
     else:
