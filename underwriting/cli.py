@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -36,7 +37,7 @@ from underwriting.model.reasons import columns_needed, with_reason_texts
 from underwriting.model.scoring import score
 from underwriting.policy.examples import FILE as EXAMPLES_FILE
 from underwriting.policy.examples import coverage_warnings, example_features, failures
-from underwriting.policy.invariants import search
+from underwriting.policy.invariants import search, with_book
 from underwriting.reports.charts import text_band_chart
 from underwriting.reports.merchant import band_points, merchant_report, sales_against_industry
 from underwriting.simulate.book import SimulationConfig, simulate
@@ -339,11 +340,14 @@ def _run_rules_test(args: argparse.Namespace) -> int:
         f"(model {engine.model.version}, rule set {rules.version})"
     )
     invariants = load_invariants(args.dir)
+    searched = examples
+    if invariants and args.data is not None:
+        searched = with_book(examples, _book_sample(args))
     broken = 0
     for invariant in invariants.invariant if invariants else ():
         counterexample = search(
             invariant,
-            examples,
+            searched,
             lambda frame: engine.decide_frame(frame, words=False),
             grades,
             tries=args.tries,
@@ -355,13 +359,25 @@ def _run_rules_test(args: argparse.Namespace) -> int:
             f"\nBROKEN invariant {invariant.name!r}; the smallest counterexample found, "
             "ready to paste into examples.toml:"
         )
-        print(counterexample.as_example())
+        own = counterexample.base in examples.base
+        print(counterexample.as_example(None if own else searched.base[counterexample.base]))
     if invariants:
         print(
             f"{args.dir}: {len(invariants.invariant)} invariants, {broken} broken "
             f"({args.tries} merchants tried for each)"
         )
     return 1 if found or broken else 0
+
+
+def _book_sample(args: argparse.Namespace) -> pl.DataFrame:
+    """Features of up to --book-merchants merchants of --data as of --as-of (a seeded
+    sample, the same every run), for the invariant search to perturb."""
+    if args.as_of is None:
+        raise InputError("--data needs --as-of DATE: the date the book's features are taken")
+    with tempfile.TemporaryDirectory() as scratch:
+        build = build_feature_table(args.data, args.as_of, Path(scratch) / "features.parquet")
+        features = pl.read_parquet(build.features)
+    return features.sample(min(args.book_merchants, features.height), seed=7).sort("merchant_id")
 
 
 def _run_decide(args: argparse.Namespace) -> int:
@@ -601,6 +617,13 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
         "dir", type=Path, nargs="?", default=Path("rules/v1"), help="rule-set folder"
     )
     tester.add_argument("--model", type=Path, default=Path("models/scorecard.json"))
+    tester.add_argument(
+        "--data", type=Path, help="a book whose merchants the invariant search also perturbs"
+    )
+    tester.add_argument("--as-of", type=_date, help="the date the book's features are taken")
+    tester.add_argument(
+        "--book-merchants", type=_positive, default=200, help="merchants taken from --data"
+    )
     tester.add_argument(
         "--tries",
         type=_positive,

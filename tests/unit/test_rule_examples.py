@@ -5,9 +5,11 @@ what came out; a broken examples file is one line naming it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from tests.conftest import RULES_V1
@@ -190,3 +192,37 @@ def test_rules_check_warns_of_a_rule_no_example_exercises(
     assert "warning: REF-LARGE-REQUEST fires in none of the 22 examples" in out
     assert main(["rules", "check", str(RULES_V1)]) == 0
     assert "warning" not in capsys.readouterr().out
+
+
+def test_the_search_perturbs_real_merchants_of_a_book_and_their_counterexample_pastes(
+    tmp_path: Path, model_path: Path, small_book: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _copy(tmp_path)
+    bad_cap = (
+        '\n[[rule]]\nid = "LC-BIG"\nkind = "limit_cap"\ncondition = "avg_monthly_sales > 100000"\n'
+        'cap = "5000"\nreason_code = "R99"\nreason = "Large merchants get a small limit"\n'
+    )
+    (folder / "rules.toml").write_text((folder / "rules.toml").read_text() + bad_cap)
+    command = ["rules", "test", str(folder), "--model", str(model_path), "--tries", "60"]
+    book = ["--data", str(small_book), "--as-of", "2026-10-01", "--book-merchants", "40"]
+    assert main([*command, *book]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN invariant 'more sales never lower the limit'" in out
+    pasted = out.split("ready to paste into examples.toml:\n", 1)[1].split("\n\n" + str(folder))[0]
+    (folder / "examples.toml").write_text(pasted + "\n\n" + (folder / "examples.toml").read_text())
+    (folder / "invariants.toml").unlink()
+    assert _test(folder, model_path) == 1
+    assert "FAIL counterexample: more sales never lower the limit: holds" in capsys.readouterr().out
+
+
+def test_a_books_merchants_become_bases_of_the_search(small_book: Path, tmp_path: Path) -> None:
+    from underwriting.batch.feature_table import build_feature_table
+    from underwriting.policy.invariants import with_book
+
+    examples = load_examples(RULES_V1)
+    assert examples is not None
+    out = tmp_path / "features.parquet"
+    book = pl.read_parquet(build_feature_table(small_book, dt.date(2026, 10, 1), out).features)
+    searched = with_book(examples, book.head(5))
+    assert set(searched.base) == {"strong", "weak", *book.head(5)["merchant_id"].to_list()}
+    assert searched.base["strong"] == examples.base["strong"]

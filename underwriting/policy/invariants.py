@@ -19,6 +19,7 @@ counterexample is printed as a ready-to-paste example whose expectation is the i
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,6 +128,16 @@ def _value(name: str, dtype: pl.DataType) -> st.SearchStrategy[Any] | None:
     return None
 
 
+def with_book(examples: Examples, book: pl.DataFrame) -> Examples:
+    """`examples` with every row of `book` (a feature table: real merchants) as a base of
+    its own, named by its merchant_id, for the search to perturb."""
+    rows = {
+        str(row["merchant_id"]): {k: v for k, v in row.items() if v is not None}
+        for row in book.select(feature_schema().names()).iter_rows(named=True)
+    }
+    return examples.model_copy(update={"base": {**examples.base, **rows}})
+
+
 def merchants(examples: Examples) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
     """A base merchant's name and the features that differ from it (shrinking towards
     fewer changes, so a counterexample shows only what matters)."""
@@ -150,11 +161,17 @@ class Counterexample:
     expect: dict[str, Any]
     got: dict[str, Any]
 
-    def as_example(self) -> str:
-        """The counterexample as a ready-to-paste [[example]] of examples.toml."""
+    def as_example(self, base_features: dict[str, Any] | None = None) -> str:
+        """The counterexample as a ready-to-paste [[example]] of examples.toml; with
+        `base_features` (a merchant of a book, not a base of the file), its [base] table
+        first."""
         given = ", ".join(f"{k} = {_toml(v)}" for k, v in sorted(self.given.items()))
         expect = "\n".join(f"{k} = {_toml(v)}" for k, v in self.expect.items())
-        return (
+        base = ""
+        if base_features is not None:
+            lines = [f"{k} = {_toml(v)}" for k, v in base_features.items() if v is not None]
+            base = f"[base.{_toml(self.base)}]\n" + "\n".join(lines) + "\n\n"
+        return base + (
             f"[[example]]\nname = {_toml('counterexample: ' + self.invariant.name)}\n"
             f"base = {_toml(self.base)}\ngiven = {{ {given} }}\n"
             f"# came out: {', '.join(f'{k}: {v!r}' for k, v in self.got.items())}\n"
@@ -165,6 +182,8 @@ class Counterexample:
 def _toml(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return repr(value)
