@@ -23,7 +23,7 @@ from underwriting.batch.spark import SparkRunner
 from underwriting.decision import Decision
 from underwriting.engine import Engine
 from underwriting.errors import InputError, PolicyError, UnderwritingError
-from underwriting.features.registry import FEATURES
+from underwriting.features.registry import FEATURES, feature_schema
 from underwriting.io.artifacts import load_model, save_model
 from underwriting.io.data_folder import BookAsOf, DataFolder, reading
 from underwriting.io.rule_sets import (
@@ -36,7 +36,12 @@ from underwriting.io.rule_sets import (
 from underwriting.model.reasons import columns_needed, with_reason_texts
 from underwriting.model.scoring import score
 from underwriting.policy.examples import FILE as EXAMPLES_FILE
-from underwriting.policy.examples import coverage_warnings, example_features, failures
+from underwriting.policy.examples import (
+    coverage_warnings,
+    example_features,
+    failures,
+    firing_warnings,
+)
 from underwriting.policy.invariants import search, with_book
 from underwriting.reports.charts import text_band_chart
 from underwriting.reports.merchant import band_points, merchant_report, sales_against_industry
@@ -315,7 +320,19 @@ def _run_rules_check(args: argparse.Namespace) -> int:
         f"{args.dir}: rule set {rule_set.version} is valid ({len(rule_set.rules)} rules: {kinds})"
     )
     examples = load_examples(args.dir)
-    for warning in coverage_warnings(rule_set, examples) if examples else ():
+    if args.data is None:
+        warnings = coverage_warnings(rule_set, examples) if examples else []
+    else:  # none of the examples and the book's sample together, or every one of them
+        book = _book_sample(args).select(feature_schema().names())
+        cases = [example_features(examples), book] if examples else [book]
+        what = (
+            f"examples and merchants sampled from {args.data}"
+            if examples
+            else (f"merchants sampled from {args.data}")
+        )
+        together = pl.concat(cases, how="vertical_relaxed")
+        warnings = firing_warnings(rule_set, together, what)
+    for warning in warnings:
         print(f"  warning: {warning}")
     return 0
 
@@ -606,6 +623,13 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     )
     checker.add_argument(
         "dir", type=Path, nargs="?", default=Path("rules/v1"), help="rule-set folder"
+    )
+    checker.add_argument(
+        "--data", type=Path, help="a book: warn of rules that fire for none or all of a sample"
+    )
+    checker.add_argument("--as-of", type=_date, help="the date the book's features are taken")
+    checker.add_argument(
+        "--book-merchants", type=_positive, default=200, help="merchants taken from --data"
     )
     checker.set_defaults(run=_run_rules_check)
     tester = rule_commands.add_parser(

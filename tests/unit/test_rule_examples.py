@@ -189,7 +189,7 @@ def test_rules_check_warns_of_a_rule_no_example_exercises(
     )
     assert main(["rules", "check", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "warning: REF-LARGE-REQUEST fires in none of the 22 examples" in out
+    assert "warning: REF-LARGE-REQUEST fires for none of the 22 examples" in out
     assert main(["rules", "check", str(RULES_V1)]) == 0
     assert "warning" not in capsys.readouterr().out
 
@@ -226,3 +226,15 @@ def test_a_books_merchants_become_bases_of_the_search(small_book: Path, tmp_path
     searched = with_book(examples, book.head(5))
     assert set(searched.base) == {"strong", "weak", *book.head(5)["merchant_id"].to_list()}
     assert searched.base["strong"] == examples.base["strong"]
+
+
+def test_rules_check_warns_of_a_rule_that_fires_for_a_whole_book(
+    tmp_path: Path, small_book: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _copy(tmp_path)
+    rules = (folder / "rules.toml").read_text()
+    (folder / "rules.toml").write_text(rules.replace("tenure_days < 180", "tenure_days < 100000"))
+    book = ["--data", str(small_book), "--as-of", "2026-10-01", "--book-merchants", "50"]
+    assert main(["rules", "check", str(folder), *book]) == 0
+    out = capsys.readouterr().out
+    assert "warning: KO-TENURE fires for every one of the 72 examples and merchants sampled" in out

@@ -228,19 +228,24 @@ def coverage_warnings(rules: RuleSet, examples: Examples) -> list[str]:
     """Rules whose condition is true for none of the examples, or for all of them: a rule
     no example exercises, or one that would decide for every merchant the author thought
     of (said as warnings: `rules check` still passes)."""
-    features = example_features(examples)
+    return firing_warnings(rules, example_features(examples), "examples")
+
+
+def firing_warnings(rules: RuleSet, features: pl.DataFrame, what: str) -> list[str]:
+    """Rules whose condition is true for none of `features`' rows, or for all of them
+    (`what` names the rows in the words: "examples", "merchants of data/sample")."""
     fired = features.select(rules.condition(r) for r in rules.rules)
     warnings = []
     for rule in rules.rules:
         hits = int(fired.get_column(rule.id).sum())
         if hits == 0:
             warnings.append(
-                f"{rule.id} fires in none of the {features.height} examples; add one where it "
-                "fires (and check its condition can be true)"
+                f"{rule.id} fires for none of the {features.height} {what}; check its "
+                "condition can be true (and add an example where it fires)"
             )
         elif hits == features.height:
             warnings.append(
-                f"{rule.id} fires in every one of the {features.height} examples; check its "
+                f"{rule.id} fires for every one of the {features.height} {what}; check its "
                 "condition is not true for every merchant"
             )
     return warnings
