@@ -458,6 +458,15 @@ def _run_rescore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _book_sample_options(command: argparse.ArgumentParser, data_help: str) -> None:
+    """--data, --as-of and --book-merchants: a seeded sample of a book (`_book_sample`)."""
+    command.add_argument("--data", type=Path, help=data_help)
+    command.add_argument("--as-of", type=_date, help="the date the book's features are taken")
+    command.add_argument(
+        "--book-merchants", type=_positive, default=200, help="merchants taken from --data"
+    )
+
+
 def _model_and_rules(command: argparse.ArgumentParser) -> None:
     """The --model and --rules options that every scoring command shares."""
     command.add_argument(
@@ -624,13 +633,7 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     checker.add_argument(
         "dir", type=Path, nargs="?", default=Path("rules/v1"), help="rule-set folder"
     )
-    checker.add_argument(
-        "--data", type=Path, help="a book: warn of rules that fire for none or all of a sample"
-    )
-    checker.add_argument("--as-of", type=_date, help="the date the book's features are taken")
-    checker.add_argument(
-        "--book-merchants", type=_positive, default=200, help="merchants taken from --data"
-    )
+    _book_sample_options(checker, "a book: warn of rules that fire for none or all of a sample")
     checker.set_defaults(run=_run_rules_check)
     tester = rule_commands.add_parser(
         "test",
@@ -641,13 +644,7 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
         "dir", type=Path, nargs="?", default=Path("rules/v1"), help="rule-set folder"
     )
     tester.add_argument("--model", type=Path, default=Path("models/scorecard.json"))
-    tester.add_argument(
-        "--data", type=Path, help="a book whose merchants the invariant search also perturbs"
-    )
-    tester.add_argument("--as-of", type=_date, help="the date the book's features are taken")
-    tester.add_argument(
-        "--book-merchants", type=_positive, default=200, help="merchants taken from --data"
-    )
+    _book_sample_options(tester, "a book whose merchants the invariant search also perturbs")
     tester.add_argument(
         "--tries",
         type=_positive,

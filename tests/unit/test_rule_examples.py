@@ -99,6 +99,13 @@ def test_a_broken_examples_file_is_one_line_naming_it(
     assert len(err) == 1 and str(path) in err[0] and named in err[0], err
 
 
+SMALL_CAP_FOR_LARGE = (
+    '\n[[rule]]\nid = "LC-BIG"\nkind = "limit_cap"\ncondition = "avg_monthly_sales > 100000"\n'
+    'cap = "5000"\nreason_code = "R99"\nreason = "Large merchants get a small limit"\n'
+)
+"""A limit cap that falls as sales rise: it breaks "more sales never lower the limit"."""
+
+
 def _test_tries(rules: Path, model: Path, tries: int = 60) -> int:
     return main(["rules", "test", str(rules), "--model", str(model), "--tries", str(tries)])
 
@@ -135,11 +142,7 @@ def test_a_cap_that_falls_as_sales_rise_breaks_monotone_limits(
     tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = _copy(tmp_path)
-    bad_cap = (
-        '\n[[rule]]\nid = "LC-BIG"\nkind = "limit_cap"\ncondition = "avg_monthly_sales > 100000"\n'
-        'cap = "5000"\nreason_code = "R99"\nreason = "Large merchants get a small limit"\n'
-    )
-    (folder / "rules.toml").write_text((folder / "rules.toml").read_text() + bad_cap)
+    (folder / "rules.toml").write_text((folder / "rules.toml").read_text() + SMALL_CAP_FOR_LARGE)
     assert _test_tries(folder, model_path) == 1
     out = capsys.readouterr().out
     assert "BROKEN invariant 'more sales never lower the limit'" in out
@@ -198,11 +201,7 @@ def test_the_search_perturbs_real_merchants_of_a_book_and_their_counterexample_p
     tmp_path: Path, model_path: Path, small_book: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = _copy(tmp_path)
-    bad_cap = (
-        '\n[[rule]]\nid = "LC-BIG"\nkind = "limit_cap"\ncondition = "avg_monthly_sales > 100000"\n'
-        'cap = "5000"\nreason_code = "R99"\nreason = "Large merchants get a small limit"\n'
-    )
-    (folder / "rules.toml").write_text((folder / "rules.toml").read_text() + bad_cap)
+    (folder / "rules.toml").write_text((folder / "rules.toml").read_text() + SMALL_CAP_FOR_LARGE)
     command = ["rules", "test", str(folder), "--model", str(model_path), "--tries", "60"]
     book = ["--data", str(small_book), "--as-of", "2026-10-01", "--book-merchants", "40"]
     assert main([*command, *book]) == 1

@@ -573,20 +573,22 @@ def row_keys(
 def canonical_order(frame: pl.DataFrame, options: TrainingOptions) -> pl.DataFrame:
     """The rows in the order of their keys' seeded hash (`key_columns`; ties: the whole
     row), so the same rows in any order are the same table."""
+    return _ordered(frame, options)[0]
+
+
+def _ordered(frame: pl.DataFrame, options: TrainingOptions) -> tuple[pl.DataFrame, np.ndarray]:
+    """`canonical_order`'s frame and, in its order, each row's key hash (for `split`)."""
     keys, text = row_keys(frame, options.seed, key_columns(frame, options))
-    return (
-        frame.with_columns(
-            pl.Series("__key", keys),
-            text.alias("__row"),
-            _as_text(_plain_columns(frame)).alias("__all"),
-        )
-        .sort("__key", "__row", "__all")
-        .drop("__key", "__row", "__all")
-    )
+    ordered = frame.with_columns(
+        pl.Series("__key", keys),
+        text.alias("__row"),
+        _as_text(_plain_columns(frame)).alias("__all"),
+    ).sort("__key", "__row", "__all")
+    return ordered.drop("__key", "__row", "__all"), ordered.get_column("__key").to_numpy()
 
 
 def split(
-    frame: pl.DataFrame, options: TrainingOptions
+    frame: pl.DataFrame, options: TrainingOptions, keys: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Masks of the train, test and out-of-time rows of `frame`: a row is in the test part
     when its keys' seeded hash (`key_columns`) falls in the first `test_share` of the hash
@@ -601,7 +603,8 @@ def split(
         ).to_numpy()
     else:
         out_of_time = np.zeros(frame.height, dtype=bool)
-    keys, _ = row_keys(frame, options.seed, key_columns(frame, options))
+    if keys is None:  # `_ordered` gives them with the frame; hashing rows is not free
+        keys, _ = row_keys(frame, options.seed, key_columns(frame, options))
     test = ~out_of_time & (keys < np.uint64(int(options.test_share * 2.0**64)))
     return ~out_of_time & ~test, test, out_of_time
 
@@ -680,10 +683,10 @@ def train(
     """
     options = _with_policy_terms(options, policy)
     names, dropped, allowed = _candidates(frame, options)  # row numbers as in the file
-    frame = canonical_order(frame, options)
+    frame, keys = _ordered(frame, options)
     bad = target_values(frame, options.target, options.bad_value, options.good_value)
     bad_label = _bad_label(frame, options, bad)
-    train_rows, test, out_of_time = split(frame, options)
+    train_rows, test, out_of_time = split(frame, options, keys)
     _check_classes(bad[train_rows], options)
     progress(
         f"split: {train_rows.sum():,} train, {test.sum():,} test, {out_of_time.sum():,} out of time"

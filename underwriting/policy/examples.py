@@ -130,15 +130,19 @@ def _where(document: dict[str, Any], location: Sequence[int | str]) -> str:
 def example_features(examples: Examples) -> pl.DataFrame:
     """One row of features per example (its base with its `given` features), in the
     feature table's schema; a value of the wrong type is a PolicyError naming it."""
-    schema = feature_schema()
     rows = [{**examples.base[e.base], **e.given} for e in examples.example]
     try:
-        return pl.DataFrame(rows, schema=schema, strict=False).select([pl.col(c) for c in schema])
+        return features_frame(rows)
     except (pl.exceptions.PolarsError, TypeError, ValueError) as error:
         raise PolicyError(
             f"examples: a feature value does not fit its type ({str(error).splitlines()[0]}); "
             "see docs/features.md for each feature's type"
         ) from None
+
+
+def features_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
+    """Rows of features (a feature left out is missing) in the feature table's schema."""
+    return pl.DataFrame(rows, schema=feature_schema(), strict=False)
 
 
 def failures(

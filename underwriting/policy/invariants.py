@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from underwriting.errors import PolicyError
 from underwriting.features.registry import FEATURES_BY_NAME, feature_schema
-from underwriting.policy.examples import Examples, with_decision
+from underwriting.policy.examples import Examples, features_frame, with_decision
 
 if TYPE_CHECKING:  # Hypothesis loads when a search runs, not with the rule set
     from hypothesis import strategies as st
@@ -190,10 +190,7 @@ def _toml(value: object) -> str:
 
 
 def _frame(examples: Examples, rows: list[tuple[str, dict[str, Any]]]) -> pl.DataFrame:
-    schema = feature_schema()
-    return pl.DataFrame(
-        [{**examples.base[base], **given} for base, given in rows], schema=schema, strict=False
-    )
+    return features_frame([{**examples.base[base], **given} for base, given in rows])
 
 
 def _holds(frame: pl.DataFrame, text: str) -> bool:
