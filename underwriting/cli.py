@@ -458,6 +458,60 @@ def _run_rescore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_compare(args: argparse.Namespace) -> int:
+    from underwriting.batch.compare import ARMS, compare
+
+    champion_model = load_model(args.champion_model)
+    challenger_model = (
+        load_model(args.challenger_model) if args.challenger_model else champion_model
+    )
+    champion = Engine(champion_model, load_rule_set(args.champion))
+    challenger = Engine(challenger_model, load_rule_set(args.challenger))
+    merchants = DataFolder(args.data).merchant_count()
+    with tqdm(total=merchants, unit="merchant", desc="compare") as bar:
+        result = compare(
+            args.data,
+            args.as_of,
+            args.out,
+            champion,
+            challenger,
+            chunk_merchants=args.chunk,
+            progress=bar.update,
+        )
+    for name in ARMS:
+        arm = getattr(result, name)
+        outcomes = ", ".join(f"{k} {v:,}" for k, v in arm["outcomes"].items())
+        print(
+            f"{name}: model {arm['model_version']}, rule set {arm['rule_set_version']}: "
+            f"{outcomes}; total limit {_total_limit(args.out / name):,}"
+        )
+    share = result.same_outcome / max(result.merchants, 1)
+    print(
+        f"{result.merchants:,} merchants decided by both in {result.seconds:.1f} s: "
+        f"{result.same_outcome:,} ({share:.1%}) keep their outcome, "
+        f"{result.merchants - result.same_outcome:,} change it; "
+        f"{result.identical:,} get the very same decision"
+    )
+    moves = [c for c in result.swap_set if c["champion_outcome"] != c["challenger_outcome"]]
+    for cell in moves:
+        if cell["merchants"]:
+            print(
+                f"  {cell['champion_outcome']} -> {cell['challenger_outcome']}: "
+                f"{cell['merchants']:,} merchants, limit {cell['champion_limit']:,} -> "
+                f"{cell['challenger_limit']:,}"
+            )
+    print(f"  {result.outcomes}")
+    print(f"  each arm's decisions in {args.out}/{{champion,challenger}}/decisions")
+    print(f"  report: {args.out / 'report.html'}")
+    return 0
+
+
+def _total_limit(run: Path) -> int:
+    from underwriting.batch.rescore import read_decisions
+
+    return int(read_decisions(run, ("limit",))["limit"].sum())
+
+
 def _book_sample_options(command: argparse.ArgumentParser, data_help: str) -> None:
     """--data, --as-of and --book-merchants: a seeded sample of a book (`_book_sample`)."""
     command.add_argument("--data", type=Path, help=data_help)
@@ -624,6 +678,30 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     )
     _model_and_rules(rescorer)
     rescorer.set_defaults(run=_run_rescore)
+
+    comparer = commands.add_parser(
+        "compare",
+        help="decide a book under a champion and a challenger rule set (and model) in one "
+        "pass; write both arms' decisions and the swap set's report (resumable)",
+    )
+    comparer.add_argument("--data", type=Path, required=True, help="folder with the input tables")
+    comparer.add_argument("--as-of", type=_date, required=True, help="YYYY-MM-DD")
+    comparer.add_argument("--champion", type=Path, required=True, help="the live rule-set folder")
+    comparer.add_argument(
+        "--challenger", type=Path, required=True, help="the candidate rule-set folder"
+    )
+    comparer.add_argument(
+        "--champion-model",
+        type=Path,
+        default=Path("models/scorecard.json"),
+        help="the champion's model artifact",
+    )
+    comparer.add_argument(
+        "--challenger-model", type=Path, help="the challenger's model (default: the champion's)"
+    )
+    comparer.add_argument("--out", type=Path, required=True, help="comparison directory")
+    comparer.add_argument("--chunk", type=_positive, default=50_000, help="merchants per chunk")
+    comparer.set_defaults(run=_run_compare)
 
     rules = commands.add_parser("rules", help="work with rule sets")
     rule_commands = rules.add_subparsers(dest="rules_command", required=True)

@@ -1,5 +1,6 @@
 """Changing one threshold of a rule flips only the merchants whose feature crosses it:
-every other merchant of the book keeps its decision to the last field."""
+every other merchant of the book keeps its decision to the last field. The swap set of a
+change accounts for every merchant, and is empty when nothing changed."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from underwriting.engine import Engine
 from underwriting.model.artifact import Scorecard
 from underwriting.policy.parameters import Policy
 from underwriting.policy.rules import RuleSet, check_rules
+from underwriting.reports.comparison_figures import swap_set, unchanged
+from underwriting.reports.run_figures import changes
 
 POLICY = (RULES_V1 / "policy.toml").read_bytes()
 RULES = (RULES_V1 / "rules.toml").read_text()
@@ -66,3 +69,35 @@ def test_a_threshold_change_flips_only_the_merchants_between_the_two(
     value = book_features.get_column(feature)
     between = value.is_between(first, second, closed="both").fill_null(False)
     assert not (moved & ~between).any(), book_features.filter(moved & ~between)[feature]
+
+
+@settings(max_examples=20, deadline=None)
+@given(case=st.sampled_from(CASES), data=st.data(), same=st.booleans())
+def test_the_swap_set_of_a_threshold_change_accounts_for_every_merchant(
+    case: tuple[str, str, str, st.SearchStrategy[float]],
+    data: st.DataObject,
+    same: bool,
+    trained: tuple[Scorecard, Policy],
+    book_features: pl.DataFrame,
+) -> None:
+    old, _, template, values = case
+    first, second = sorted(data.draw(st.lists(values, min_size=2, max_size=2)))
+    thresholds = (first, first) if same else (first, second)
+    segments = book_features.select("merchant_id", "industry_code", "existing_exposure")
+    champion, challenger = (
+        Engine(trained[0], _with(old, template.format(t)))
+        .decide_frame(book_features, words=False)
+        .join(segments, on="merchant_id", maintain_order="left")
+        for t in thresholds
+    )
+    cells = swap_set(champion, challenger)
+    assert cells.height == 9 and int(cells["merchants"].sum()) == book_features.height
+    assert int(cells["challenger_limit"].sum()) == int(challenger["limit"].sum())
+    swapped = int(
+        cells.filter(pl.col("champion_outcome") != pl.col("challenger_outcome"))["merchants"].sum()
+    )
+    flipped = (champion["outcome"] != challenger["outcome"]).sum()
+    assert swapped == flipped == unchanged(champion, challenger).swapped
+    if same:  # champion = challenger: an empty swap set, every decision identical
+        assert swapped == 0 and changes(challenger, champion).is_empty()
+        assert unchanged(champion, challenger).identical == book_features.height

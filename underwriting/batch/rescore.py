@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from underwriting.batch.feature_table import chunk_features
+from underwriting.batch.feature_table import Chunk, chunk_features
 from underwriting.engine import Engine, rule_reasons
 from underwriting.errors import InputError
 from underwriting.io.data_folder import Book, DataFolder, TableCount, add_counts
@@ -46,19 +46,23 @@ MANIFEST = "manifest.json"
 REPORT = "report.html"
 
 
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Write `path` through `write` under a temporary name, then rename it: a killed run
+    leaves the whole file or none."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     write(partial)
     os.replace(partial, path)
 
 
-def _write_json(path: Path, value: Any) -> None:
-    _atomic_write(path, lambda p: p.write_text(json.dumps(value, indent=2, sort_keys=True)))
+def write_json(path: Path, value: Any) -> None:
+    """`value` as indented JSON with sorted keys, written atomically."""
+    atomic_write(path, lambda p: p.write_text(json.dumps(value, indent=2, sort_keys=True)))
 
 
-def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
-    _atomic_write(path, lambda p: frame.write_parquet(p, compression="zstd"))
+def write_parquet(path: Path, frame: pl.DataFrame) -> None:
+    """`frame` as zstd Parquet, written atomically."""
+    atomic_write(path, lambda p: frame.write_parquet(p, compression="zstd"))
 
 
 @dataclass
@@ -146,17 +150,46 @@ def rescore(
     """
     runner = runner or LocalRunner()
     folder = DataFolder(data_dir)
-    if (out / MANIFEST).exists():
-        raise InputError(f"{out} holds a finished run; give --out a new directory")
     if previous is not None and not (previous / MANIFEST).exists():
         raise InputError(
             f"--previous {previous} is not a finished run directory (no {MANIFEST}); give the "
             "folder of an earlier finished `underwrite rescore` run"
         )
     started = time.perf_counter()
-    data, fingerprint = str(data_dir.resolve()), folder.fingerprint()
-    identity: dict[str, object] = {
-        "data": data,
+    fingerprint = folder.fingerprint()
+    begin_run(out, run_identity(data_dir, fingerprint, as_of, chunk_merchants, engine, previous))
+    book = folder.open_book(as_of)
+    write_parquet(out / "quarantine" / "books.parquet", book.quarantine)
+    ranges = book.ranges(chunk_merchants)
+    done_before = {i for i in range(len(ranges)) if decisions_part(out, i).exists()}
+    if progress is not None and done_before:
+        progress(sum(chunk_tally(out, i)["merchants"] for i in done_before))
+    todo = [(i, lo, hi) for i, (lo, hi) in enumerate(ranges) if i not in done_before]
+    runner.run(Chunks(folder, as_of, out, engine, book, todo), progress)
+    return finish_run(
+        out,
+        book,
+        len(ranges),
+        engine,
+        fingerprint=fingerprint,
+        previous=previous,
+        runner=runner.name,
+        resumed=len(done_before),
+        started=started,
+    )
+
+
+def run_identity(
+    data_dir: Path,
+    fingerprint: str,
+    as_of: dt.date,
+    chunk_merchants: int,
+    engine: Engine,
+    previous: Path | None,
+) -> dict[str, object]:
+    """What a run is (its run.json): a run directory resumes only the same run."""
+    return {
+        "data": str(data_dir.resolve()),
         "as_of": as_of.isoformat(),
         "chunk_merchants": chunk_merchants,
         "model_version": engine.model.version,
@@ -164,46 +197,62 @@ def rescore(
         "input_fingerprint": fingerprint,
         "previous": str(previous.resolve()) if previous else None,
     }
+
+
+def begin_run(out: Path, identity: dict[str, object], what: str = "run") -> None:
+    """Start the run `identity` in `out`, or resume it there; refuses a finished run
+    directory and an unfinished one of another run."""
+    if (out / MANIFEST).exists():
+        raise InputError(f"{out} holds a finished {what}; give --out a new directory")
     run_file = out / "run.json"
     if run_file.exists():
         earlier = json.loads(run_file.read_text())
         if earlier != identity:
             changed = sorted(k for k in identity if earlier.get(k) != identity[k])
             raise InputError(
-                f"{out} holds an unfinished run with other {', '.join(changed)}; resume it "
+                f"{out} holds an unfinished {what} with other {', '.join(changed)}; resume it "
                 "with the same arguments and inputs, or give --out a new directory"
             )
     else:
-        _write_json(run_file, identity)
-    book = folder.open_book(as_of)
-    _write_parquet(out / "quarantine" / "books.parquet", book.quarantine)
-    ranges = book.ranges(chunk_merchants)
-    done_before = {i for i in range(len(ranges)) if decisions_part(out, i).exists()}
-    if progress is not None and done_before:
-        progress(sum(chunk_tally(out, i)["merchants"] for i in done_before))
-    todo = [(i, lo, hi) for i, (lo, hi) in enumerate(ranges) if i not in done_before]
-    runner.run(Chunks(folder, as_of, out, engine, book, todo), progress)
+        write_json(run_file, identity)
+
+
+def finish_run(
+    out: Path,
+    book: Book,
+    chunks: int,
+    engine: Engine,
+    *,
+    fingerprint: str,
+    previous: Path | None,
+    runner: str,
+    resumed: int,
+    started: float,
+) -> Manifest:
+    """Add up a run's chunks (all finished) into its manifest, write its report, then the
+    manifest that marks the run finished."""
     counts = {name: TableCount(c.rows_in, c.kept, c.quarantined) for name, c in book.counts.items()}
     decided = 0
     outcomes: dict[str, int] = {}
-    for index in range(len(ranges)):
+    for index in range(chunks):
         tally = chunk_tally(out, index)
         add_counts(counts, {k: TableCount(**v) for k, v in tally["rows"].items()})
         decided += tally["decided"]
         for outcome, n in tally["outcomes"].items():
             outcomes[outcome] = outcomes.get(outcome, 0) + n
     merchants_count = counts["merchants"]
+    identity = json.loads((out / "run.json").read_text())
     manifest = Manifest(
         status="finished",
-        data=data,
-        as_of=as_of.isoformat(),
+        data=str(identity["data"]),
+        as_of=str(identity["as_of"]),
         model_version=engine.model.version,
         rule_set_version=engine.rules.version,
         input_fingerprint=fingerprint,
         previous=str(previous.resolve()) if previous else None,
-        engine=runner.name,
-        chunks=len(ranges),
-        chunks_resumed=len(done_before),
+        engine=runner,
+        chunks=chunks,
+        chunks_resumed=resumed,
         merchants_in=merchants_count.rows_in,
         decided=decided,
         merchants_quarantined=merchants_count.quarantined,
@@ -213,9 +262,9 @@ def rescore(
     )
     if not manifest.adds_up:
         raise AssertionError(f"counts do not add up: {manifest}")
-    _atomic_write(out / REPORT, lambda p: p.write_text(run_report(out, manifest, engine, previous)))
+    atomic_write(out / REPORT, lambda p: p.write_text(run_report(out, manifest, engine, previous)))
     manifest.seconds = round(time.perf_counter() - started, 2)
-    _write_json(out / MANIFEST, {**asdict(manifest), "adds_up": manifest.adds_up})
+    write_json(out / MANIFEST, {**asdict(manifest), "adds_up": manifest.adds_up})
     return manifest
 
 
@@ -240,7 +289,13 @@ def decide_chunk(
     """Features and decisions of the merchants with ids in [lo, hi), written into `out` as
     chunk `index` (quarantine, counts, then the decisions part that marks it finished);
     returns its tally."""
-    chunk = chunk_features(book, lo, hi)
+    return write_chunk(out, index, chunk_features(book, lo, hi), engine)
+
+
+def write_chunk(out: Path, index: int, chunk: Chunk, engine: Engine) -> dict[str, Any]:
+    """Decide a chunk's merchants from their features and write them into `out` as chunk
+    `index` (quarantine, counts, then the decisions part that marks it finished); returns
+    its tally."""
     decisions = engine.decide_frame(chunk.features, words=False).join(
         chunk.features.select("merchant_id", *SEGMENT_COLUMNS),
         on="merchant_id",
@@ -255,9 +310,9 @@ def decide_chunk(
             str(k): int(v) for k, v in decisions.get_column("outcome").value_counts().iter_rows()
         },
     }
-    _write_parquet(_part(out, "quarantine", index), chunk.quarantine)
-    _write_json(_part(out, "counts", index, ".json"), tally)
-    _write_parquet(decisions_part(out, index), decisions)  # last: marks the chunk finished
+    write_parquet(_part(out, "quarantine", index), chunk.quarantine)
+    write_json(_part(out, "counts", index, ".json"), tally)
+    write_parquet(decisions_part(out, index), decisions)  # last: marks the chunk finished
     return tally
 
 

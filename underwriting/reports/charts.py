@@ -1,4 +1,5 @@
-"""Charts as self-contained SVG text: no scripts, no fonts to fetch, open offline anywhere."""
+"""Charts as self-contained SVG text (no scripts, no fonts to fetch, open offline anywhere),
+and the tables and page that hold them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from html import escape
 
 import numpy as np
+import polars as pl
 
 
 @dataclass(frozen=True)
@@ -285,3 +287,29 @@ def html_page(title: str, body: str, style: str = "") -> str:
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"\n<style>{_PAGE_STYLE}{style}</style></head><body>\n{body}\n</body></html>\n"
     )
+
+
+def shown_value(value: object) -> str:
+    """A table cell's text: numbers with thousands separators, text escaped, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) else escape(str(value))
+
+
+def html_table(frame: pl.DataFrame, headers: Sequence[str] | None = None) -> str:
+    """A frame as an HTML table (numbers right-aligned); `headers` replace its column names."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers or frame.columns)
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td class=num>{shown_value(v)}</td>"
+            if isinstance(v, int | float)
+            else f"<td>{shown_value(v)}</td>"
+            for v in row
+        )
+        + "</tr>"
+        for row in frame.iter_rows()
+    )
+    return f"<table><tr>{head}</tr>{rows}</table>"

@@ -8,7 +8,7 @@ flagged at 0.1 and 0.25) and which rules fired most. Pure: figures in, HTML text
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 from itertools import pairwise
@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from underwriting.model.drift import ACT, WATCH, ScoreBands
-from underwriting.reports.charts import bar_chart, html_page
+from underwriting.reports.charts import bar_chart, html_page, html_table, shown_value
 from underwriting.reports.run_figures import (
     Drift,
     flip_summary,
@@ -43,28 +43,6 @@ class RunFigures:
 
     manifest: Mapping[str, Any]
     decisions: pl.DataFrame
-
-
-def _num(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return f"{value:,}" if isinstance(value, int) else escape(str(value))
-
-
-def _table(frame: pl.DataFrame, headers: Sequence[str] | None = None) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers or frame.columns)
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td class=num>{_num(v)}</td>" if isinstance(v, int | float) else f"<td>{_num(v)}</td>"
-            for v in row
-        )
-        + "</tr>"
-        for row in frame.iter_rows()
-    )
-    return f"<table><tr>{head}</tr>{rows}</table>"
 
 
 def _band_labels(edges: tuple[float, ...]) -> list[str]:
@@ -148,12 +126,12 @@ def _movement(matrix: pl.DataFrame) -> tuple[int, int, int]:
     return up, same, down
 
 
-def _rules_table(fired: pl.DataFrame, texts: Mapping[str, str]) -> str:
+def _ruleshtml_table(fired: pl.DataFrame, texts: Mapping[str, str]) -> str:
     top = max(fired["merchants"].to_list(), default=1) or 1
     rows = "".join(
         f"<tr><td><code>{escape(r['rule'])}</code></td><td>{escape(texts.get(r['rule'], ''))}</td>"
         f"<td class=num>{r['merchants']:,}</td><td class=num>{r['share']:.1%}</td>"
-        f"<td class=num>{_num(r['previous'])}</td>"
+        f"<td class=num>{shown_value(r['previous'])}</td>"
         f"<td class=bar><div style='width: {100 * r['merchants'] / top:.1f}%'></div></td></tr>"
         for r in fired.iter_rows(named=True)
     )
@@ -174,7 +152,7 @@ def _segments(totals: pl.DataFrame, by: str, title: str) -> str:
         y_label="amount",
         width=max(420, 46 * totals.height + 80),
     )
-    table = _table(
+    table = html_table(
         totals.select(
             pl.col(by).cast(pl.String),
             "merchants",
@@ -269,12 +247,12 @@ def portfolio_report(
             f"<p>{changed.height:,} merchants changed outcome. The explanation is the first rule "
             "that fires now and did not before (toward decline) or no longer fires (toward "
             "approval), else the first reason that appeared or went away, else the grade move.</p>",
-            _table(
+            html_table(
                 summary_flips.select("was", "now", "why", "reason", "merchants", "limit_change"),
                 ["previous", "now", "rule or reason", "in words", "merchants", "limit change"],
             ),
             f"<h3>The {min(EXAMPLES, changed.height)} largest limit changes among them</h3>",
-            _table(examples),
+            html_table(examples),
         ]
     sections += [
         "<h2>Limit and exposure by grade</h2>",
@@ -288,6 +266,6 @@ def portfolio_report(
             "Total limit and existing exposure by industry",
         ),
         "<h2>Rules that fired most</h2>",
-        _rules_table(rules_fired(now, before), texts),
+        _ruleshtml_table(rules_fired(now, before), texts),
     ]
     return html_page(f"Re-scoring run as of {m['as_of']}", "\n".join(sections), _STYLE)

@@ -40,6 +40,7 @@ REPORT_COLUMNS = (
         "expected_loss",
         "reason_codes",
         "rules_fired",
+        "binding_constraint",
     ),
     *SEGMENT_COLUMNS,
 )
@@ -91,9 +92,10 @@ def segment_totals(decisions: pl.DataFrame, by: str) -> pl.DataFrame:
 def rules_fired(decisions: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
     """Each rule that fired: merchants now and their share, and merchants in the previous
     run; most fired first."""
-    now = _rule_counts(decisions, "merchants")
+    now = list_counts(decisions, "rules_fired", "rule", "merchants")
     if previous is not None:
-        now = now.join(_rule_counts(previous, "previous"), on="rule", how="full", coalesce=True)
+        previous_counts = list_counts(previous, "rules_fired", "rule", "previous")
+        now = now.join(previous_counts, on="rule", how="full", coalesce=True)
     else:
         now = now.with_columns(previous=pl.lit(None, pl.UInt32))
     return now.with_columns(
@@ -102,12 +104,14 @@ def rules_fired(decisions: pl.DataFrame, previous: pl.DataFrame | None) -> pl.Da
     ).sort(["merchants", "rule"], descending=[True, False])
 
 
-def _rule_counts(decisions: pl.DataFrame, name: str) -> pl.DataFrame:
+def list_counts(decisions: pl.DataFrame, column: str, key: str, name: str) -> pl.DataFrame:
+    """Merchants (`name`) by each entry (`key`) of a list column, such as `rules_fired` or
+    `reason_codes`; a merchant counts once per entry."""
     return (
-        decisions.select(pl.col("rules_fired").list.unique().alias("rule"))
-        .explode("rule")
+        decisions.select(pl.col(column).list.unique().alias(key))
+        .explode(key)
         .drop_nulls()
-        .group_by("rule")
+        .group_by(key)
         .agg(pl.len().cast(pl.UInt32).alias(name))
     )
 
@@ -132,11 +136,13 @@ def migration(decisions: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def flips(decisions: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
-    """Every merchant whose outcome changed since the previous run, with the explanation:
-    for a move toward decline, the first rule that fires now but did not before, else the
-    first new reason; for a move toward approval, the first rule that no longer fires, else
-    the first reason that went away; else the grade move."""
+def changes(decisions: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """Every merchant in both frames whose outcome, grade or limit differs, with the
+    explanation (`why`). A move toward decline (or, with the outcome kept, a lower limit)
+    is explained by the first rule that fires now but did not before, else the first new
+    reason; a move the other way by the first rule that no longer fires, else the first
+    reason that went away; failing both, by the grade move, else by the limit term that
+    binds now (`binding_constraint`)."""
     joined = previous.select(
         "merchant_id",
         pl.col("outcome").cast(pl.String).alias("was"),
@@ -144,6 +150,7 @@ def flips(decisions: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
         pl.col("limit").alias("limit_was"),
         pl.col("rules_fired").alias("rules_was"),
         pl.col("reason_codes").alias("reasons_was"),
+        _binding(previous).alias("binding_was"),
     ).join(
         decisions.select(
             "merchant_id",
@@ -153,22 +160,38 @@ def flips(decisions: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
             "industry_code",
             pl.col("rules_fired").alias("rules_now"),
             pl.col("reason_codes").alias("reasons_now"),
+            _binding(decisions).alias("binding_now"),
         ),
         on="merchant_id",
     )
-    changed = joined.filter(pl.col("was") != pl.col("now")).with_columns(
-        worse=pl.col("now").replace_strict(_RANK) > pl.col("was").replace_strict(_RANK)
+    was_rank, now_rank = (pl.col(c).replace_strict(_RANK) for c in ("was", "now"))
+    changed = joined.filter(
+        (pl.col("was") != pl.col("now"))
+        | (pl.col("grade_was") != pl.col("grade_now"))
+        | (pl.col("limit_was") != pl.col("limit_now"))
+    ).with_columns(
+        worse=pl.when(was_rank != now_rank)
+        .then(now_rank > was_rank)
+        .otherwise(pl.col("limit_now") < pl.col("limit_was"))
     )
     changed = _first_not_in(changed, "rules_now", "rules_was", "rule_new")
     changed = _first_not_in(changed, "reasons_now", "reasons_was", "reason_new")
     changed = _first_not_in(changed, "rules_was", "rules_now", "rule_gone")
     changed = _first_not_in(changed, "reasons_was", "reasons_now", "reason_gone")
     grade_move = pl.concat_str(pl.lit("grade "), "grade_was", pl.lit(" to "), "grade_now")
+    bound_by = pl.concat_str(
+        pl.lit("limit bound by "),
+        "binding_now",
+        pl.when(pl.col("binding_was") != pl.col("binding_now"))
+        .then(pl.concat_str(pl.lit(" (was "), "binding_was", pl.lit(")")))
+        .otherwise(pl.lit("")),
+    )
     why = pl.coalesce(
         pl.when(pl.col("worse"))
         .then(pl.coalesce("rule_new", "reason_new"))
         .otherwise(pl.coalesce("rule_gone", "reason_gone")),
-        grade_move,
+        pl.when(pl.col("grade_was") != pl.col("grade_now")).then(grade_move),
+        bound_by,
     )
     return changed.select(
         "merchant_id",
@@ -181,6 +204,19 @@ def flips(decisions: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
         "limit_now",
         why.alias("why"),
     ).sort("merchant_id")
+
+
+def _binding(frame: pl.DataFrame) -> pl.Expr:
+    """The limit term that binds ("none" where none does, or the frame does not say)."""
+    if "binding_constraint" not in frame.columns:
+        return pl.lit("none")
+    return pl.col("binding_constraint").fill_null("none")
+
+
+def flips(decisions: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """Every merchant whose outcome changed since the previous run, explained as in
+    `changes`."""
+    return changes(decisions, previous).filter(pl.col("was") != pl.col("now"))
 
 
 def _first_not_in(frame: pl.DataFrame, codes: str, other: str, name: str) -> pl.DataFrame:
