@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -182,6 +183,10 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     url = _database(args)
     os.environ["UW_DATABASE_URL"] = url
+    if args.challenger_rules is not None:
+        os.environ["UW_CHALLENGER_RULES"] = str(args.challenger_rules)
+    if args.challenger_model is not None:
+        os.environ["UW_CHALLENGER_MODEL"] = str(args.challenger_model)
     os.environ.update(worker_environment(args.workers))
     try:
         migrate.upgrade(store.connect(url))
@@ -189,6 +194,14 @@ def _run_serve(args: argparse.Namespace) -> int:
         raise StoreNotReady(_unreachable(url, error)) from None
     base = f"http://{args.host}:{args.port}"
     print(f"Starting the underwriting API on {base} ({args.workers} workers) ...", flush=True)
+    challenger = os.environ.get("UW_CHALLENGER_RULES")
+    if challenger:
+        model = os.environ.get("UW_CHALLENGER_MODEL") or "the live model"
+        print(
+            f"  shadow challenger: rule set {challenger} with {model}; every decision is also "
+            "made with it and stored beside, never answered (GET /v1/shadow)",
+            flush=True,
+        )
     stop = threading.Event()
     threading.Thread(
         target=_announce_when_ready,
@@ -247,6 +260,17 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument(
+        "--challenger-rules",
+        type=Path,
+        help="a shadow challenger rule set: every decision is also made with it and stored "
+        "beside, never answered (also UW_CHALLENGER_RULES)",
+    )
+    serve.add_argument(
+        "--challenger-model",
+        type=Path,
+        help="the shadow challenger's model (default: the live model; also UW_CHALLENGER_MODEL)",
+    )
     database(serve)
     serve.set_defaults(run=_run_serve)
 

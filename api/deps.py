@@ -1,5 +1,5 @@
 """Typed dependencies of the routes: what the app loaded at start-up (the database, the
-decision writer, the engine's service), the caller's key with its role, and a stored
+decision writer, the engine's service, the shadow challenger), the caller's key with its role, and a stored
 decision by the id in the path.
 
 The app's lifespan (`api.main`) puts one `Runtime` in `app.state.runtime`; the routes
@@ -21,6 +21,7 @@ from api.key_first import KEY_STATE
 from api.problems import ApiProblem
 from api.security import Permission, authenticate, authorize
 from api.service import Service
+from api.shadow import ShadowChallenger
 from underwriting.contract.units import NO_CONTROL_CHARACTERS
 
 
@@ -33,6 +34,8 @@ class Runtime:
     writer: store.DecisionWriter
     service: Service | None = None
     not_ready: str = "starting"
+    shadow: ShadowChallenger | None = None
+    """The shadow challenger's worker, when the service has a challenger."""
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -58,7 +61,12 @@ async def get_service(runtime: RuntimeDep) -> Service:
     return runtime.service
 
 
+async def get_shadow(runtime: RuntimeDep) -> ShadowChallenger | None:
+    return runtime.shadow
+
+
 DatabaseDep = Annotated[sa.Engine, Depends(get_database)]
+ShadowDep = Annotated[ShadowChallenger | None, Depends(get_shadow)]
 WriterDep = Annotated[store.DecisionWriter, Depends(get_writer)]
 ServiceDep = Annotated[Service, Depends(get_service)]
 
@@ -91,6 +99,8 @@ Reviewer = Annotated[store.ApiKey, Depends(requires("review"))]
 """An officer or an admin: may review referrals."""
 Reader = Annotated[store.ApiKey, Depends(requires("read"))]
 """Any role: may read decisions, replay them and see the versions."""
+Auditor = Annotated[store.ApiKey, Depends(requires("audit"))]
+"""An auditor or an admin: may see the shadow challenger's decisions."""
 KeyAdmin = Annotated[store.ApiKey, Depends(requires("keys"))]
 """An admin: may create, list and revoke keys."""
 

@@ -17,6 +17,7 @@ from api import store
 from api.problems import ApiProblem
 from api.schemas import DecisionRequest, WithData
 from api.service import ById, Service, UnknownMerchant
+from api.shadow import ShadowChallenger
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,14 @@ def take(
     body: DecisionRequest,
     caller: store.ApiKey,
     idempotency_key: str | None,
+    shadow: ShadowChallenger | None = None,
 ) -> Taken:
     """Decide and store the request `body` of `caller` (see the module's docstring).
 
     A retry with the same key and body is answered with the stored decision; the same key
     with another body is a 409. An unknown merchant is a 404; inline data with a row that
-    fails validation is a 422 naming every such row, and nothing is stored.
+    fails validation is a 422 naming every such row, and nothing is stored. A new stored
+    decision goes to the `shadow` challenger, when there is one.
     """
     request_hash = store.sha256(store.canonical_json(body.model_dump(mode="json")))
     if idempotency_key is not None:
@@ -54,13 +57,14 @@ def take(
         request = ById(body.merchant_id, as_of, body.requested_amount)
         source = f"data:{service.data_fingerprint}"
     try:
-        inputs, decision, held = service.decide(request)
+        decided = service.decide(request)
     except UnknownMerchant as unknown:
         raise ApiProblem(
             404,
             f"merchant {unknown} is not in the data source "
             f"({service.settings.data}); check the id or send its data inline",
         ) from None
+    inputs, decision, held = decided.input, decided.decision, decided.quarantine
     if source == "inline" and not held.is_empty():
         raise ApiProblem(
             422,
@@ -82,7 +86,11 @@ def take(
         )
     except store.IdempotencyConflict:
         raise _conflict(idempotency_key) from None
-    return Taken(stored, True) if new else _repeat(stored, request_hash, idempotency_key)
+    if not new:
+        return _repeat(stored, request_hash, idempotency_key)
+    if shadow is not None:
+        shadow.submit(stored.id, decided.features)
+    return Taken(stored, True)
 
 
 def default_as_of(service: Service, body: DecisionRequest) -> dt.date:

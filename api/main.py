@@ -19,9 +19,10 @@ from api.body_limit import BodyLimit
 from api.deps import Runtime
 from api.key_first import KeyFirst
 from api.problems import install, problem_responses
-from api.routes import decisions, docs, health, keys, reviews
+from api.routes import decisions, docs, health, keys, reviews, shadow
 from api.service import Service
 from api.settings import Settings
+from api.shadow import ShadowChallenger
 from underwriting.errors import UnderwritingError
 
 log = logging.getLogger("api")
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install(app)
     app.add_middleware(BodyLimit, limit=app.state.settings.max_body_bytes)
     app.add_middleware(KeyFirst)  # added last, so it runs first: no key, no body read
-    for routes in (health, decisions, reviews, keys):
+    for routes in (health, decisions, reviews, shadow, keys):
         app.include_router(routes.router)
     docs.install(app)
     return app
@@ -70,6 +71,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "run `underwrite db upgrade`"
             )
         runtime.service = Service.load(settings)
+        if runtime.service.challenger is not None:
+            runtime.shadow = ShadowChallenger(runtime.service.challenger, database)
         runtime.not_ready = ""
     except (UnderwritingError, RuntimeError, OSError) as error:
         runtime.not_ready = str(error)
@@ -78,5 +81,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.not_ready = f"{type(error).__name__}: {str(error).splitlines()[0]}"
         log.error("not ready: %s", runtime.not_ready)
     yield
+    if runtime.shadow is not None:
+        runtime.shadow.close()
     database.dispose()
     gc.set_threshold(*thresholds)

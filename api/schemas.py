@@ -235,6 +235,15 @@ class Replay(BaseModel):
     replayed: dict[str, Any]
 
 
+class ChallengerVersions(BaseModel):
+    """The shadow challenger's model and rule set."""
+
+    model_version: str
+    rule_set_version: str
+    model_path: str
+    rule_set_path: str
+
+
 class Versions(BaseModel):
     model_version: str
     rule_set_version: str
@@ -242,6 +251,75 @@ class Versions(BaseModel):
     rule_set_path: str
     data_source: str
     data_fingerprint: str
+    challenger: ChallengerVersions | None = None
+    """The shadow challenger, when one is configured: its decisions are stored beside,
+    never answered."""
+
+
+class Readiness(Versions):
+    """Ready: the versions and data the app serves with."""
+
+    status: Literal["ready"]
+
+
+class ShadowDecision(BaseModel):
+    """The shadow challenger's decision beside a stored decision: never the answer."""
+
+    decision_id: str
+    created_at: dt.datetime
+    decision: EngineDecision
+
+
+class SwapCell(BaseModel):
+    """Decisions with this champion outcome and this challenger outcome, with each side's
+    total limit."""
+
+    champion_outcome: Literal["approve", "refer", "decline"]
+    challenger_outcome: Literal["approve", "refer", "decline"]
+    decisions: int
+    champion_limit: int
+    challenger_limit: int
+
+
+class ShadowPair(BaseModel):
+    """One champion's and one challenger's versions, and how their decisions compare."""
+
+    model_version: str
+    rule_set_version: str
+    challenger_model_version: str
+    challenger_rule_set_version: str
+    decisions: int
+    same_outcome: int
+    same_outcome_and_limit: int
+    agreement: float | None
+    """The share of decisions with the same outcome."""
+    swap_set: list[SwapCell]
+
+
+class ShadowQueue(BaseModel):
+    """This worker's challenger since it started: decisions waiting, stored, dropped (the
+    queue was full) and failed."""
+
+    waiting: int
+    stored: int
+    dropped: int
+    failed: int
+
+
+class ShadowSummary(BaseModel):
+    """Decisions made since a time, and their shadow challenger's decisions."""
+
+    since: dt.datetime
+    until: dt.datetime | None
+    challenger: ChallengerVersions | None
+    """The challenger configured now (None: no shadow runs)."""
+    decisions: int
+    with_challenger: int
+    without_challenger: int
+    """Decisions with no challenger's beside: made with no challenger configured, or
+    dropped or lost in a restart."""
+    pairs: list[ShadowPair]
+    queue: ShadowQueue | None
 
 
 class KeyRequest(BaseModel):

@@ -1,6 +1,6 @@
 """API keys and roles. Every route but health needs `Authorization: Bearer <key>`; keys are
-stored hashed. Officers decide and review; auditors read and replay; admins do both and
-manage keys."""
+stored hashed. Officers decide and review; auditors read and replay, and see the shadow
+challenger's decisions (audit); admins do all of it and manage keys."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from sqlalchemy import Engine
 from api.problems import ApiProblem
 from api.store import ApiKey, key_for_secret
 
-Permission = Literal["decide", "review", "read", "keys"]
+Permission = Literal["decide", "review", "read", "audit", "keys"]
 
 PERMISSIONS: dict[str, frozenset[Permission]] = {
     "officer": frozenset({"decide", "review", "read"}),
-    "auditor": frozenset({"read"}),
-    "admin": frozenset({"decide", "review", "read", "keys"}),
+    "auditor": frozenset({"read", "audit"}),
+    "admin": frozenset({"decide", "review", "read", "audit", "keys"}),
 }
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="underwriting"'}

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -44,8 +44,14 @@ class ById:
     requested_amount: float | None = None
 
 
-Decided = tuple[dict[str, Any], Decision, pl.DataFrame]
-"""A request's decision input, its decision and its input rows that failed validation."""
+class Decided(NamedTuple):
+    """A request's decision input, its decision, its input rows that failed validation,
+    and its features (one row: what the shadow challenger decides again)."""
+
+    input: dict[str, Any]
+    decision: Decision
+    quarantine: pl.DataFrame
+    features: pl.DataFrame
 
 
 class VersionUnavailable(LookupError):
@@ -152,6 +158,8 @@ class Service:
     data_fingerprint: str
     data_end: dt.date | None = None
     """The last day of the data source's cash flow: by-id decisions default to the day after."""
+    challenger: Engine | None = None
+    """The shadow challenger (`api.shadow`), when one is configured."""
     _engines: dict[tuple[str, str], Engine] = field(default_factory=dict)
     _batcher: Batcher[ById | dict[str, Any], Decided] = field(init=False)
 
@@ -165,7 +173,15 @@ class Service:
         folder = DataFolder(settings.data)
         lookup = folder.lookup(in_memory_rows=settings.lookup_rows_in_memory)
         engine = Engine(model, rules, lookup.benchmarks)
-        return cls(settings, engine, lookup, folder.fingerprint()[:16], folder.last_day())
+        challenger = None
+        if settings.challenger_rules is not None:
+            challenger_model = (
+                load_model(settings.challenger_model) if settings.challenger_model else model
+            )
+            challenger_rules = load_rule_set(settings.challenger_rules)
+            challenger = Engine(challenger_model, challenger_rules, lookup.benchmarks)
+        fingerprint = folder.fingerprint()[:16]
+        return cls(settings, engine, lookup, fingerprint, folder.last_day(), challenger)
 
     def benchmark_row(self, industry_code: str) -> dict[str, Any]:
         """The industry's benchmark row, stored with each decision's input."""
@@ -195,6 +211,14 @@ class Service:
             "rule_set_path": str(self.settings.rules),
             "data_source": str(self.settings.data),
             "data_fingerprint": self.data_fingerprint,
+            "challenger": None
+            if self.challenger is None
+            else {
+                "model_version": self.challenger.model.version,
+                "rule_set_version": self.challenger.rules.version,
+                "model_path": str(self.settings.challenger_model or self.settings.model),
+                "rule_set_path": str(self.settings.challenger_rules),
+            },
         }
 
     def lookup_many(self, merchant_ids: Sequence[str]) -> dict[str, Found | InputError]:
@@ -290,7 +314,7 @@ class Service:
             if isinstance(outcome, Prepared):
                 assert given is not None
                 decision = Decision.from_row(rows[outcome.features["merchant_id"][0]])
-                results.append((given, decision, outcome.quarantine))
+                results.append(Decided(given, decision, outcome.quarantine, outcome.features))
             else:
                 results.append(outcome)
         return results
@@ -307,11 +331,24 @@ class Service:
         decision = Decision.from_row(engine.decide_frame(prepared.features).row(0, named=True))
         return decision, prepared.quarantine
 
+    def replay(
+        self, inputs: dict[str, Any], recorded: dict[str, Any]
+    ) -> tuple[Decision, dict[str, dict[str, Any]]]:
+        """A recorded decision (as stored) made again from its stored input with its
+        recorded versions, and the decided fields that differ. VersionUnavailable when a
+        version is no longer on disk."""
+        engine = self.engine_for(recorded["model_version"], recorded["rule_set_version"])
+        replayed, _ = self.decide_alone(inputs, engine)
+        return replayed, differences(recorded, replayed)
+
     def engine_for(self, model_version: str, rule_set_version: str) -> Engine:
         """The engine of recorded versions, from the models and rules folders."""
         key = (model_version, rule_set_version)
         if key == (self.engine.model.version, self.engine.rules.version):
             return self.engine
+        challenger = self.challenger
+        if challenger is not None and key == (challenger.model.version, challenger.rules.version):
+            return challenger
         if key not in self._engines:
             model = self._models.get(model_version)
             if model is None:

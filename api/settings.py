@@ -19,6 +19,11 @@ class Settings:
     rules_root: Path = Path("rules")
     data: Path = Path("data/sample")
     max_body_bytes: int = 2 * 1024 * 1024
+    challenger_rules: Path | None = None
+    """A challenger rule set: every decision is also made with it and stored beside, never
+    answered (`api.shadow`)."""
+    challenger_model: Path | None = None
+    """The challenger's model (default: the live model)."""
     lookup_rows_in_memory: int = 2_000_000
     """A daily table of the data source with at most this many rows is held in memory for
     by-id lookups (about 50 bytes a row, in each worker); a larger one is scanned."""
@@ -26,9 +31,12 @@ class Settings:
     @classmethod
     def from_environment(cls) -> Settings:
         """UW_DATABASE_URL, UW_MODEL, UW_MODELS_DIR, UW_RULES, UW_RULES_ROOT, UW_DATA,
-        UW_MAX_BODY_BYTES and UW_LOOKUP_ROWS_IN_MEMORY; each unset one keeps its default."""
+        UW_MAX_BODY_BYTES, UW_CHALLENGER_RULES, UW_CHALLENGER_MODEL and
+        UW_LOOKUP_ROWS_IN_MEMORY; each unset (or empty) one keeps its default."""
         env = os.environ
         default = cls()
+        challenger_rules = env.get("UW_CHALLENGER_RULES") or None
+        challenger_model = env.get("UW_CHALLENGER_MODEL") or None
         return cls(
             database_url=env.get("UW_DATABASE_URL", default.database_url),
             model=Path(env.get("UW_MODEL", default.model)),
@@ -37,6 +45,8 @@ class Settings:
             rules_root=Path(env.get("UW_RULES_ROOT", default.rules_root)),
             data=Path(env.get("UW_DATA", default.data)),
             max_body_bytes=int(env.get("UW_MAX_BODY_BYTES", default.max_body_bytes)),
+            challenger_rules=Path(challenger_rules) if challenger_rules else None,
+            challenger_model=Path(challenger_model) if challenger_model else None,
             lookup_rows_in_memory=int(
                 env.get("UW_LOOKUP_ROWS_IN_MEMORY", default.lookup_rows_in_memory)
             ),

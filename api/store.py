@@ -1,4 +1,5 @@
-"""The decision store: API keys, decisions with their input, and officers' reviews.
+"""The decision store: API keys, decisions with their input, officers' reviews, and the
+shadow challenger's decisions.
 
 SQLAlchemy Core over SQLite (the default file) or PostgreSQL (a database URL). The schema
 is owned by the Alembic migrations in `api/migrations`; `TABLES` mirrors it for queries.
@@ -81,6 +82,21 @@ reviews = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+shadow_decisions = sa.Table(
+    "shadow_decisions",
+    metadata,
+    sa.Column("decision_id", sa.String(36), sa.ForeignKey("decisions.id"), primary_key=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("loan_limit", sa.BigInteger, nullable=False),
+    sa.Column("grade", sa.String(8), nullable=False),
+    sa.Column("pd_12m", sa.Float, nullable=False),
+    sa.Column("model_version", sa.String(100), nullable=False),
+    sa.Column("rule_set_version", sa.String(100), nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+"""The challenger's decision beside a decision (`api.shadow`): never the answer."""
+
 ROLES = ("officer", "auditor", "admin")
 KEY_PREFIX = "uwk_"
 
@@ -139,7 +155,7 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def utc(value: dt.datetime | None) -> dt.datetime | None:
     """Times as stored are UTC; SQLite hands them back without the zone."""
     if value is None or value.tzinfo is not None:
         return value
@@ -147,7 +163,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def _utc_required(value: dt.datetime) -> dt.datetime:
-    found = _utc(value)
+    found = utc(value)
     assert found is not None
     return found
 
@@ -246,7 +262,7 @@ def list_keys(engine: Engine) -> list[ApiKey]:
                 r["role"],
                 r["label"],
                 _utc_required(r["created_at"]),
-                _utc(r["revoked_at"]),
+                utc(r["revoked_at"]),
             )
             for r in rows
         ]
@@ -307,7 +323,7 @@ def _review_dict(row: Any) -> dict[str, Any]:
         "limit": row["loan_limit"],
         "note": row["note"],
         "reviewer": row["reviewer"],
-        "created_at": _utc(row["created_at"]),
+        "created_at": utc(row["created_at"]),
     }
 
 

@@ -3,16 +3,16 @@ with its recorded versions, and see the versions in use."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from api import intake, store
-from api.deps import DatabaseDep, Decider, Reader, ServiceDep, StoredDep, WriterDep
+from api.deps import DatabaseDep, Decider, Reader, ServiceDep, ShadowDep, StoredDep, WriterDep
 from api.problems import ApiProblem, problem_responses
 from api.schemas import Decision, DecisionPage, DecisionRequest, Replay, Versions
-from api.service import VersionUnavailable, differences
+from api.service import Service, VersionUnavailable
 from api.store import MAX_SEQ
 from underwriting.contract.units import MAX_ID_LENGTH, NO_CONTROL_CHARACTERS
 
@@ -40,6 +40,7 @@ async def create_decision(
     body: DecisionRequest,
     database: DatabaseDep,
     writer: WriterDep,
+    shadow: ShadowDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -56,7 +57,7 @@ async def create_decision(
     # route hands it over once; a plain one is run in a thread and then hands its answer's
     # validation to another, a third trip per request.
     taken = await run_in_threadpool(
-        intake.take, service, database, writer, body, key, idempotency_key
+        intake.take, service, database, writer, body, key, idempotency_key, shadow
     )
     response.headers["Location"] = f"/v1/decisions/{taken.stored.id}"
     if not taken.new:
@@ -95,15 +96,20 @@ def get_decision(_key: Reader, stored: StoredDep) -> Decision:
 )
 def replay_decision(_key: Reader, service: ServiceDep, stored: StoredDep) -> Replay:
     """Re-run the stored input with the recorded model and rule-set versions."""
-    recorded = stored.decision
+    return replay(service, stored.id, stored.input, stored.decision)
+
+
+def replay(
+    service: Service, decision_id: str, inputs: dict[str, Any], recorded: dict[str, Any]
+) -> Replay:
+    """The replay of a recorded decision (the decision's or its shadow challenger's) from
+    the decision's stored input; 409 when its versions are no longer on disk."""
     try:
-        engine = service.engine_for(recorded["model_version"], recorded["rule_set_version"])
+        replayed, found = service.replay(inputs, recorded)
     except VersionUnavailable as error:
         raise ApiProblem(409, f"cannot replay: {error}") from None
-    replayed, _ = service.decide_alone(stored.input, engine)
-    found = differences(recorded, replayed)
     return Replay(
-        decision_id=stored.id,
+        decision_id=decision_id,
         identical=not found,
         model_version=recorded["model_version"],
         rule_set_version=recorded["rule_set_version"],

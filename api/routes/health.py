@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import ServiceDep
 from api.problems import problem_responses
+from api.schemas import Readiness
 
 router = APIRouter(tags=["health"])
 
@@ -17,6 +18,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses=problem_responses(503))
-def readyz(service: ServiceDep) -> dict[str, str]:
-    """The engine, its model and rule set, and the database are loaded (no key needed)."""
-    return {"status": "ready", **service.versions()}
+def readyz(service: ServiceDep) -> Readiness:
+    """The engine, its model and rule set (and a shadow challenger's), and the database
+    are loaded (no key needed)."""
+    return Readiness.model_validate({"status": "ready", **service.versions()})
