@@ -15,9 +15,11 @@ the decision's stored input, with the challenger's recorded model and rule set.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -32,6 +34,10 @@ from underwriting.decision import OUTCOMES, Decision
 from underwriting.engine import Engine
 
 log = logging.getLogger("api.shadow")
+
+NICENESS = 10
+"""The challenger's thread yields the CPU to the threads that answer (Linux schedules
+threads by their own niceness)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ class ShadowChallenger:
         engine: Engine,
         database: sa.Engine,
         *,
-        linger: float = 0.2,
+        linger: float = 1.0,
         max_batch: int = 500,
         max_waiting: int = 20_000,
     ) -> None:
@@ -138,6 +144,8 @@ class ShadowChallenger:
             return taken
 
     def _run(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # Linux: a thread's own niceness
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
         while True:
             jobs = self._take()
             if not jobs:

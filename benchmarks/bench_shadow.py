@@ -76,7 +76,7 @@ def main() -> int:
     print(f"machine: {machine()}")
     ids = pl.read_parquet(args.data / "merchants.parquet")["merchant_id"].to_list()
     print(f"{len(ids):,} merchants in {args.data}; {args.rate:g}/s for {args.seconds:g} s a run")
-    print(f"\n| run | shadow {HEADER[1:].splitlines()[0]} stored | with a challenger's |")
+    print(f"\n| run | shadow |{HEADER[1:].splitlines()[0]} stored | with a challenger's |")
     print("|---|---" + HEADER.splitlines()[1] + "---:|---:|")
     p50: dict[bool, list[float]] = {False: [], True: []}
     order = [k % 4 in (1, 2) for k in range(2 * args.pairs)]  # off, on, on, off, ...
