@@ -66,9 +66,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# The Spark tests need Java 17+, installed from Debian's packages where it is missing.
+# The Spark tests need Java 17+ and the workbench tests Chromium, each installed from
+# Debian's packages where it is missing.
 pytest: install
 	scripts/ensure-java
+	scripts/ensure-chromium > /dev/null
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 test: lint typecheck pytest

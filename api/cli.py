@@ -149,7 +149,10 @@ def banner(base: str, key: str | None) -> str:
             "prints one):\n  export UW_KEY=..."
         )
     return (
-        f"Serving the underwriting API on {base} (docs: {base}/docs). Try:\n{setting}\n"
+        f"Serving the underwriting API on {base} (docs: {base}/docs).\n"
+        f"Loan officers' workbench: open {base}/workbench/ in a browser and sign in with the "
+        "key.\nOr try the API:\n"
+        f"{setting}\n"
         f'  curl -s -X POST {base}/v1/decisions -H "Authorization: Bearer $UW_KEY" \\\n'
         "       -H 'Content-Type: application/json' -H 'Idempotency-Key: first-try' \\\n"
         '       -d \'{"merchant_id": "M00000001", "as_of": "2026-10-01"}\''

@@ -23,6 +23,7 @@ from api.routes import decisions, docs, health, keys, reviews, shadow
 from api.service import Service
 from api.settings import Settings
 from api.shadow import ShadowChallenger
+from api.workbench import pages as workbench
 from underwriting.errors import UnderwritingError
 
 log = logging.getLogger("api")
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for routes in (health, decisions, reviews, shadow, keys):
         app.include_router(routes.router)
     docs.install(app)
+    workbench.install(app)
     return app
 
 

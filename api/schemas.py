@@ -140,6 +140,8 @@ class Review(BaseModel):
     outcome: Literal["approve", "decline"]
     limit: int
     note: str
+    reason: str | None = None
+    """The override reason, from the rule set's list (review.toml)."""
     reviewer: str
     created_at: dt.datetime
 
@@ -200,6 +202,16 @@ Note = Annotated[
 ]
 
 
+OverrideReason = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="Why: one of the rule set's override reasons (its review.toml)",
+    ),
+]
+
+
 class Approval(BaseModel):
     """An officer approves a referral, at most at the engine's limit."""
 
@@ -208,6 +220,7 @@ class Approval(BaseModel):
     outcome: Literal["approve"]
     limit: Annotated[int, Field(ge=1, le=10**12, description="Approved amount")]
     note: Note
+    reason: OverrideReason = None
 
 
 class Decline(BaseModel):
@@ -217,6 +230,7 @@ class Decline(BaseModel):
 
     outcome: Literal["decline"]
     note: Note
+    reason: OverrideReason = None
 
 
 ReviewRequest = Annotated[

@@ -26,7 +26,7 @@ from underwriting.engine import Engine
 from underwriting.errors import InputError, PolicyError
 from underwriting.io.artifacts import load_model
 from underwriting.io.data_folder import DataFolder, Lookup
-from underwriting.io.rule_sets import check_rule_set, load_rule_set
+from underwriting.io.rule_sets import check_rule_set, load_override_reasons, load_rule_set
 from underwriting.model.artifact import Scorecard
 from underwriting.policy.rules import RuleSet
 
@@ -160,6 +160,8 @@ class Service:
     """The last day of the data source's cash flow: by-id decisions default to the day after."""
     challenger: Engine | None = None
     """The shadow challenger (`api.shadow`), when one is configured."""
+    reasons: tuple[str, ...] = ()
+    """The override reasons a review may give (the rule set's review.toml)."""
     _engines: dict[tuple[str, str], Engine] = field(default_factory=dict)
     _batcher: Batcher[ById | dict[str, Any], Decided] = field(init=False)
 
@@ -181,7 +183,8 @@ class Service:
             challenger_rules = load_rule_set(settings.challenger_rules)
             challenger = Engine(challenger_model, challenger_rules, lookup.benchmarks)
         fingerprint = folder.fingerprint()[:16]
-        return cls(settings, engine, lookup, fingerprint, folder.last_day(), challenger)
+        reasons = load_override_reasons(settings.rules)
+        return cls(settings, engine, lookup, fingerprint, folder.last_day(), challenger, reasons)
 
     def benchmark_row(self, industry_code: str) -> dict[str, Any]:
         """The industry's benchmark row, stored with each decision's input."""

@@ -65,6 +65,7 @@ decisions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("idempotency_key", sa.String(200), nullable=True),
     sa.Column("request_sha256", sa.String(64), nullable=True),
+    sa.Column("industry_code", sa.String(200), nullable=True, index=True),
     sa.UniqueConstraint("caller", "idempotency_key", name="uq_decisions_idempotency"),
 )
 
@@ -80,6 +81,7 @@ reviews = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("reviewer", sa.String(32), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=True),
 )
 
 shadow_decisions = sa.Table(
@@ -96,6 +98,29 @@ shadow_decisions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 """The challenger's decision beside a decision (`api.shadow`): never the answer."""
+
+workbench_sessions = sa.Table(
+    "workbench_sessions",
+    metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(32), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+)
+"""The workbench's signed-in sessions (`api.workbench.sessions`): the cookie's token is
+stored hashed, and signing out ends the session here, whatever the browser keeps."""
+
+app_secrets = sa.Table(
+    "app_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("secret", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""Secrets the app makes for itself on first use and shares across its workers (the
+workbench's cookie signing key)."""
 
 ROLES = ("officer", "auditor", "admin")
 KEY_PREFIX = "uwk_"
@@ -324,6 +349,7 @@ def _review_dict(row: Any) -> dict[str, Any]:
         "note": row["note"],
         "reviewer": row["reviewer"],
         "created_at": utc(row["created_at"]),
+        "reason": row["reason"],
     }
 
 
@@ -424,6 +450,7 @@ def save_decision(
         "created_at": now(),
         "idempotency_key": idempotency_key,
         "request_sha256": request_sha256,
+        "industry_code": str(inputs.get("merchant", {}).get("industry_code") or "") or None,
     }
     try:
         if writer is not None:
@@ -523,8 +550,15 @@ class AlreadyReviewed(Exception):
 
 
 def save_review(
-    engine: Engine, decision_id: str, outcome: str, limit: int, note: str, reviewer: str
+    engine: Engine,
+    decision_id: str,
+    outcome: str,
+    limit: int,
+    note: str,
+    reviewer: str,
+    reason: str | None = None,
 ) -> dict[str, Any]:
+    """Store a review beside its decision (one per decision: AlreadyReviewed else)."""
     values = {
         "id": str(uuid.uuid4()),
         "decision_id": decision_id,
@@ -533,6 +567,7 @@ def save_review(
         "note": note,
         "reviewer": reviewer,
         "created_at": now(),
+        "reason": reason,
     }
     try:
         with writing(engine) as connection:

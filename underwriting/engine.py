@@ -29,7 +29,7 @@ from underwriting.errors import InputError, PolicyError
 from underwriting.model.artifact import Scorecard
 from underwriting.model.reasons import reason_texts
 from underwriting.model.scoring import MAX_REASONS, grade_series, score_arrays_of
-from underwriting.policy.limits import apply_limits
+from underwriting.policy.limits import CONSTRAINTS, apply_limits
 from underwriting.policy.parameters import Limits
 from underwriting.policy.rules import Kind, Rule, RuleSet
 
@@ -214,7 +214,12 @@ def cap_grades(rules: RuleSet, fired: Fired, model_grade: np.ndarray) -> np.ndar
 
 
 def cap_limits(
-    limits: Limits, fired: Fired, features: pl.DataFrame, grade: pl.Series, pd_12m: np.ndarray
+    limits: Limits,
+    fired: Fired,
+    features: pl.DataFrame,
+    grade: pl.Series,
+    pd_12m: np.ndarray,
+    columns: Sequence[str] = ("limit", "binding_constraint", "expected_loss", "daily_repayment"),
 ) -> pl.DataFrame:
     """Each row's limit from the limit engine (`underwriting.policy.limits`), under the
     smallest ceiling of the limit caps that fired: limit, binding constraint, expected loss
@@ -233,9 +238,28 @@ def cap_limits(
     )
     return (
         apply_limits(inputs, limits)
-        .select("limit", "binding_constraint", "expected_loss", "daily_repayment")
+        .select(columns)
         .collect(engine="in-memory", optimizations=_AS_EAGER)
     )
+
+
+def limit_terms(model: Scorecard, rules: RuleSet, features: pl.DataFrame) -> pl.DataFrame:
+    """How each row's limit is built, as `decide` builds it: the base monthly sales, every
+    ceiling (`ceiling_multiple`, `ceiling_capacity`, `ceiling_industry_max`,
+    `ceiling_programme_max`, `ceiling_rule_cap`: the smallest limit cap that fired), the
+    smallest, existing exposure, the headroom, the limit rounded down to the loan unit and
+    the binding term; and `caps_fired`, the limit caps that fired. The limit is before the
+    outcome: a declined merchant's decision says 0."""
+    limits = _limits(rules)
+    frame = plain_columns(features)
+    scores = score_arrays_of(model, rules.policy, frame)
+    fired = fire(rules, frame)
+    grade = grade_series(rules.policy, cap_grades(rules, fired, scores.grade_index))
+    columns = ("base_sales", *(f"ceiling_{c}" for c in CONSTRAINTS), "ceiling")
+    columns += ("existing_exposure", "headroom", "limit", "binding_constraint")
+    built = cap_limits(limits, fired, frame, grade, scores.pd_12m, columns)
+    caps = [[r.id for r, _ in fired.ceilings if fired.column(r)[i]] for i in range(frame.height)]
+    return built.with_columns(pl.Series("caps_fired", caps, dtype=pl.List(pl.String())))
 
 
 def decide_outcome(declined: np.ndarray, referred: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@ and checked by `underwriting.policy.rules.check_rules`."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from underwriting.errors import PolicyError
@@ -65,3 +66,34 @@ def load_invariants(folder: Path) -> Invariants | None:
     path = folder / INVARIANTS_FILE
     raw = _read(path)
     return None if raw is None else parse_invariants(raw, str(path))
+
+
+REVIEW_FILE = "review.toml"
+MAX_REASON_LENGTH = 200
+
+
+def load_override_reasons(folder: Path) -> tuple[str, ...]:
+    """The override reasons an officer chooses from when reviewing a referral
+    (`override_reasons` in the rule set's review.toml; none when it has no such file).
+    They decide nothing, so they are not part of the rule set's version."""
+    path = folder / REVIEW_FILE
+    raw = _read(path)
+    if raw is None:
+        return ()
+    try:
+        parsed = tomllib.loads(raw.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise PolicyError(f"{path}: not valid TOML ({error}); fix the file") from None
+    reasons = parsed.get("override_reasons")
+    if (
+        not isinstance(reasons, list)
+        or not reasons
+        or not all(isinstance(r, str) and 0 < len(r.strip()) <= MAX_REASON_LENGTH for r in reasons)
+    ):
+        raise PolicyError(
+            f"{path}: override_reasons must be a list of texts of 1 to {MAX_REASON_LENGTH} "
+            'characters, e.g. override_reasons = ["Sales verified with bank statements"]'
+        )
+    if len(set(reasons)) != len(reasons):
+        raise PolicyError(f"{path}: override_reasons lists a reason twice; list each once")
+    return tuple(r.strip() for r in reasons)

@@ -89,7 +89,7 @@ def band_chart(
                 f"<title>{escape(p.label)}: {p.value:,.0f} (band {p.low:,.0f} to {p.high:,.0f})</title>"
                 "</circle>"
             )
-            if i % max(1, n // 12) == 0:
+            if i % max(1, -(-n // 12)) == 0:  # at most 12 labels
                 parts.append(
                     f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
                     f"{escape(p.label)}</text>"

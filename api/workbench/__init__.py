@@ -1,0 +1,1 @@
+"""The loan officer's workbench: web pages on the scoring API (see `pages`)."""
