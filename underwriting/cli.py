@@ -87,11 +87,15 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 
 def print_build(build: FeatureBuild) -> None:
-    """Print a feature build's counts: rows in = kept + quarantined, per table."""
-    print(f"{'table':<20} {'rows in':>14} {'kept':>14} {'quarantined':>12}")
-    for name, count in build.counts.items():
-        mark = "" if count.adds_up else "  <- does not add up"
-        print(f"{name:<20} {count.rows_in:>14,} {count.kept:>14,} {count.quarantined:>12,}{mark}")
+    """Print a feature build's counts: rows in = kept + quarantined + after the as-of
+    date (set aside, not used), per table."""
+    print(f"{'table':<20} {'rows in':>14} {'kept':>14} {'quarantined':>12} {'after as-of':>14}")
+    for name, c in build.counts.items():
+        mark = "" if c.adds_up else "  <- does not add up"
+        print(
+            f"{name:<20} {c.rows_in:>14,} {c.kept:>14,} {c.quarantined:>12,} "
+            f"{c.after_as_of:>14,}{mark}"
+        )
     print(f"Features of {build.merchants_scored:,} merchants -> {build.features}")
     held = sum(c.quarantined for c in build.counts.values())
     if held:
@@ -452,6 +456,10 @@ def _run_rescore(args: argparse.Namespace) -> int:
         f"{manifest.seconds:.1f} s; {manifest.chunks_resumed} of {manifest.chunks} chunks resumed"
     )
     print("  outcomes: " + ", ".join(f"{k} {v:,}" for k, v in manifest.outcomes.items()))
+    later = {k: r.get("after_as_of", 0) for k, r in manifest.rows.items()}
+    if any(later.values()):
+        dated = ", ".join(f"{k} {n:,}" for k, n in later.items() if n)
+        print(f"  rows dated on or after {manifest.as_of}, set aside and not used: {dated}")
     print(f"  model {manifest.model_version}, rule set {manifest.rule_set_version}")
     print(f"  decisions in {args.out / 'decisions'}, manifest {args.out / 'manifest.json'}")
     print(f"  report: {args.out / 'report.html'}")

@@ -61,10 +61,12 @@ def test_counts_add_up_with_bad_rows_injected(
     assert manifest.adds_up
     assert manifest.merchants_in == 601
     assert manifest.decided == 600 and manifest.merchants_quarantined == 1
-    # the negative row repeats a real merchant-day with other figures: both copies go
-    assert manifest.rows["cashflow"]["quarantined"] == 4
+    # the negative row repeats a real merchant-day with other figures: both copies go; the
+    # row dated after the as-of date is set aside, counted, never used
+    assert manifest.rows["cashflow"]["quarantined"] == 3
+    assert manifest.rows["cashflow"]["after_as_of"] == 1
     held = pl.read_parquet(sorted((tmp_path / "run" / "quarantine").glob("*.parquet")))
-    assert held.height == 5
+    assert held.height == 4
     assert set(held["table"]) == {"merchants", "cashflow"}
     decisions = _decisions(tmp_path / "run")
     assert decisions.height == 600 and decisions["merchant_id"].is_unique().all()
@@ -170,3 +172,32 @@ def test_the_report_against_a_previous_run(
     assert f"{int(now['limit'].sum()):,}" in report and f"{int(july['limit'].sum()):,}" in report
     alone = (tmp_path / "july" / "report.html").read_text()
     assert "No previous run was given" in alone and "Grade migration" not in alone
+
+
+def test_a_past_as_of_sets_later_rows_aside_and_never_uses_them(
+    small_book: Path, tmp_path: Path, engine: Engine, book_tables: dict[str, pl.DataFrame]
+) -> None:
+    past = dt.date(2026, 7, 1)
+    manifest = rescore(small_book, past, tmp_path / "past", engine, chunk_merchants=250)
+    assert manifest.adds_up
+    for name in ("cashflow", "traffic"):
+        later = book_tables[name].filter(pl.col("date") >= past).height
+        counted = manifest.rows[name]
+        assert counted["after_as_of"] == later > 0
+        assert counted["rows_in"] == counted["kept"] + counted["quarantined"] + later
+    held = pl.read_parquet(sorted((tmp_path / "past" / "quarantine").glob("*.parquet")))
+    daily = held.filter(pl.col("table").is_in(["cashflow", "traffic"]))
+    assert not daily["reason"].str.contains("on or after the as-of date").any()
+    # what is still quarantined: profiles onboarded after the date, and their earlier rows
+    assert set(held["field"]) <= {"onboarded_on", "merchant_id"}
+    # the same book cut at the as-of date gets the very same decisions
+    cut = tmp_path / "cut"
+    (cut / "cashflow").mkdir(parents=True)
+    (cut / "traffic").mkdir()
+    for name in ("merchants", "industry_benchmarks", "outcomes"):
+        book_tables[name].write_parquet(cut / f"{name}.parquet")
+    for name in ("cashflow", "traffic"):
+        before = book_tables[name].filter(pl.col("date") < past)
+        before.write_parquet(cut / name / "part.parquet")
+    rescore(cut, past, tmp_path / "cut-run", engine, chunk_merchants=250)
+    assert _decisions(tmp_path / "past").equals(_decisions(tmp_path / "cut-run"))

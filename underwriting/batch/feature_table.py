@@ -3,8 +3,8 @@
 Merchants are processed in chunks of consecutive ids so memory stays bounded whatever the
 book's size: each chunk reads only its merchants' daily rows (Parquet statistics skip the
 rest), validates them, computes their features and appends them to the output file. The
-chunks partition the whole id space, so every input row is either kept or quarantined,
-and the counts are checked to add up.
+chunks partition the whole id space, so every input row is kept, quarantined, or (dated
+on or after the as-of date) set aside unread, and the counts are checked to add up.
 """
 
 from __future__ import annotations
@@ -123,13 +123,16 @@ def chunk_features(book: Book, lo: str | None, hi: str | None) -> Chunk:
             source=src,
             as_of=None if table is OUTCOMES else chunk_as_of,
             merchant_ids=ids,
+            set_aside_later=True,
         )
         kept[table.name] = checked.kept
         own_count = isinstance(chunk_as_of, pl.DataFrame) or table.name not in counted_by_features
+        later = checked.after_as_of
         plans += [
             row_count(rows),
             row_count(checked.kept) if own_count else pl.LazyFrame({"rows": [None]}),
             checked.quarantine,
+            row_count(later) if later is not None else pl.LazyFrame({"rows": [0]}),
         ]
     plans.append(
         build_features(
@@ -144,11 +147,11 @@ def chunk_features(book: Book, lo: str | None, hi: str | None) -> Chunk:
     tables = [t for t, found in book.daily if found is not None]
     held = []
     for i, table in enumerate(tables):
-        rows_in, kept_n, quarantined = results[3 * i : 3 * i + 3]
+        rows_in, kept_n, quarantined, after = results[4 * i : 4 * i + 4]
         kept_rows = kept_n.item()
         if kept_rows is None:
             kept_rows = int(results[-1].get_column(counted_by_features[table.name]).sum())
-        tally(counts, table, rows_in.item(), kept_rows, quarantined.height)
+        tally(counts, table, rows_in.item(), kept_rows, quarantined.height, after.item())
         held.append(quarantined)
     features = results[-1]
     if isinstance(chunk_as_of, pl.DataFrame):

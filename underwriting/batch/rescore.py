@@ -88,7 +88,10 @@ class Manifest:
 
     @property
     def adds_up(self) -> bool:
-        rows_add_up = all(r["rows_in"] == r["kept"] + r["quarantined"] for r in self.rows.values())
+        rows_add_up = all(
+            r["rows_in"] == r["kept"] + r["quarantined"] + r.get("after_as_of", 0)
+            for r in self.rows.values()
+        )
         return rows_add_up and self.merchants_in == self.decided + self.merchants_quarantined
 
 
@@ -231,7 +234,7 @@ def finish_run(
 ) -> Manifest:
     """Add up a run's chunks (all finished) into its manifest, write its report, then the
     manifest that marks the run finished."""
-    counts = {name: TableCount(c.rows_in, c.kept, c.quarantined) for name, c in book.counts.items()}
+    counts = {name: TableCount(**asdict(c)) for name, c in book.counts.items()}
     decided = 0
     outcomes: dict[str, int] = {}
     for index in range(chunks):

@@ -45,6 +45,9 @@ class ValidatedTable:
     source: str
     kept: pl.LazyFrame
     quarantine: pl.LazyFrame
+    after_as_of: pl.LazyFrame | None = None
+    """Rows dated on or after the as-of date, set aside unread (`validate`'s
+    `set_aside_later`); None when they are quarantined instead."""
 
 
 @cache  # immutable expressions, built once per column and raw type
@@ -317,6 +320,7 @@ def validate(
     merchant_ids: pl.Series | None = None,
     industry_codes: pl.Series | None = None,
     check_every_key: bool = False,
+    set_aside_later: bool = False,
 ) -> ValidatedTable:
     """Split `raw` into kept and quarantined rows.
 
@@ -328,6 +332,10 @@ def validate(
     A daily table is first probed (one query) for a sorted feed, which cannot hold
     duplicates; `check_every_key` skips the probe and checks every row's key instead,
     which is cheaper for the rows of a few applications than a query of its own.
+
+    With `set_aside_later` (a batch scoring a book as of a past date), a daily table's
+    rows with a valid date on or after the as-of date are set aside before any check,
+    never used and never quarantined: `after_as_of` holds them (to count).
     """
     raw_schema = raw.collect_schema()
     missing = [name for name in table.required if name not in raw_schema]
@@ -348,6 +356,7 @@ def validate(
         problems += _column_problems(c)
 
     future_column = table.date_column or ("onboarded_on" if table is MERCHANTS else None)
+    after_as_of = None
     if as_of is not None and future_column is not None:
         typed_date = pl.col(f"__typed_{future_column}")
         if isinstance(as_of, dt.date):
@@ -360,6 +369,10 @@ def validate(
                 how="left",
             )
             limit = pl.col("__as_of")
+        if set_aside_later and table.date_column is not None:
+            later = (typed_date >= limit).fill_null(False)
+            after_as_of = frame.filter(later)
+            frame = frame.filter(~later)
         problems.append(
             _problem(
                 typed_date >= limit,
@@ -419,4 +432,4 @@ def validate(
         ],
         how="vertical",
     )
-    return ValidatedTable(table, source, kept, quarantine)
+    return ValidatedTable(table, source, kept, quarantine, after_as_of)

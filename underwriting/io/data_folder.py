@@ -42,20 +42,23 @@ BookAsOf = dt.date | Literal["outcomes"]
 
 @dataclass
 class TableCount:
-    """Rows read, kept and quarantined for one table."""
+    """Rows read, kept and quarantined for one table, and the rows dated on or after the
+    as-of date, set aside unread (a book scored as of a past date)."""
 
     rows_in: int = 0
     kept: int = 0
     quarantined: int = 0
+    after_as_of: int = 0
 
     @property
     def adds_up(self) -> bool:
-        return self.rows_in == self.kept + self.quarantined
+        return self.rows_in == self.kept + self.quarantined + self.after_as_of
 
     def add(self, other: TableCount) -> None:
         self.rows_in += other.rows_in
         self.kept += other.kept
         self.quarantined += other.quarantined
+        self.after_as_of += other.after_as_of
 
 
 def add_counts(total: dict[str, TableCount], more: dict[str, TableCount]) -> None:
@@ -64,9 +67,16 @@ def add_counts(total: dict[str, TableCount], more: dict[str, TableCount]) -> Non
         total.setdefault(name, TableCount()).add(count)
 
 
-def tally(counts: dict[str, TableCount], table: Table, rows_in: int, kept: int, held: int) -> None:
-    """Add one table's rows in, kept and quarantined to `counts`."""
-    counts.setdefault(table.name, TableCount()).add(TableCount(rows_in, kept, held))
+def tally(
+    counts: dict[str, TableCount],
+    table: Table,
+    rows_in: int,
+    kept: int,
+    held: int,
+    after_as_of: int = 0,
+) -> None:
+    """Add one table's rows in, kept, quarantined and set aside (after the as-of date)."""
+    counts.setdefault(table.name, TableCount()).add(TableCount(rows_in, kept, held, after_as_of))
 
 
 def row_count(rows: pl.LazyFrame) -> pl.LazyFrame:

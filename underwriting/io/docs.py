@@ -17,8 +17,12 @@ Parquet or CSV parts. CSV columns are read as text and converted; a value that d
 convert is reported, never guessed. Dates are written `YYYY-MM-DD`. A required column that
 is absent makes the whole table unusable (an error naming the table and column); a bad
 value quarantines its row, with its key, field and reason, while the other rows go on.
-Rows dated on or after the as-of date, duplicated keys, merchants absent from `merchants`
-and industries absent from `industry_benchmarks` are quarantined too.
+Duplicated keys, merchants absent from `merchants`, industries absent from
+`industry_benchmarks` and profiles onboarded on or after the as-of date are quarantined
+too. Daily rows dated on or after the as-of date are never used: a batch (`features`,
+`rescore`, `compare`) sets them aside unread and counts them (`after_as_of`; rows in =
+kept + quarantined + after as-of), so a book can be scored as of any past date; a single
+decision (the API, `decide`) quarantines them, so the caller hears of them.
 """
 
 FEATURES_INTRO = """# Features
