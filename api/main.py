@@ -23,6 +23,7 @@ from api.routes import decisions, docs, health, keys, reviews, shadow
 from api.service import Service
 from api.settings import Settings
 from api.shadow import ShadowChallenger
+from api.shadow_child import ChallengerProcess
 from api.workbench import pages as workbench
 from underwriting.errors import UnderwritingError
 
@@ -73,8 +74,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "run `underwrite db upgrade`"
             )
         runtime.service = Service.load(settings)
-        if runtime.service.challenger is not None:
-            runtime.shadow = ShadowChallenger(runtime.service.challenger, database)
+        challenger = runtime.service.challenger
+        if challenger is not None and settings.challenger_rules is not None:
+            child = ChallengerProcess(
+                settings.challenger_model or settings.model,
+                settings.challenger_rules,
+                (challenger.model.version, challenger.rules.version),
+            )
+            runtime.shadow = ShadowChallenger(challenger, database, child=child)
         runtime.not_ready = ""
     except (UnderwritingError, RuntimeError, OSError) as error:
         runtime.not_ready = str(error)

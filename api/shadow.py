@@ -2,9 +2,10 @@
 model) and stored beside it, never answered and off the answer's path.
 
 A decision's features go to a queue when its answer is stored; one thread of the worker
-takes what queued over a short linger, decides it in one engine call and writes it in one
-transaction, so at any load the challenger costs one call and one write per batch, not
-per request. The queue is bounded: when the challenger falls behind, decisions past the
+takes what queued over a linger of a second, has it decided in one engine call by the
+challenger's own process (`api.shadow_child`, niced, so the challenger never holds up the
+worker's engine) and writes it in one transaction: at any load the challenger costs one
+call and one write per batch, not per request. The queue is bounded: when the challenger falls behind, decisions past the
 bound go without a shadow and are counted as dropped, and the answers never wait. A
 stopped server's queued decisions are lost the same way; the summary counts every
 decision without a challenger's beside it.
@@ -30,6 +31,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from api import store
+from api.shadow_child import ChallengerProcess
 from underwriting.decision import OUTCOMES, Decision
 from underwriting.engine import Engine
 
@@ -65,11 +67,13 @@ class ShadowChallenger:
         engine: Engine,
         database: sa.Engine,
         *,
+        child: ChallengerProcess | None = None,
         linger: float = 1.0,
         max_batch: int = 500,
         max_waiting: int = 20_000,
     ) -> None:
         self.engine = engine
+        self._child = child
         self._database = database
         self._linger = linger
         self._max_batch = max_batch
@@ -115,6 +119,8 @@ class ShadowChallenger:
             self._closing = True
             self._ready.notify_all()
         self._thread.join(timeout)
+        if self._child is not None:
+            self._child.close()
 
     def _take(self) -> list[_Job]:
         """The next call's jobs, after a linger to gather more: each merchant once (a
@@ -151,7 +157,12 @@ class ShadowChallenger:
             if not jobs:
                 return  # closing, nothing left
             try:
-                rows = shadow_rows(self.engine, jobs)
+                features = pl.concat([job.features for job in jobs])
+                if self._child is not None:
+                    decided = self._child.decide(features)
+                else:
+                    decided = self.engine.decide_frame(features)
+                rows = shadow_rows(decided, jobs)
                 with store.writing(self._database) as connection:
                     connection.execute(store.shadow_decisions.insert(), rows)
                 stored, failed = len(jobs), 0
@@ -169,9 +180,9 @@ SHADOW_COPIED = ("outcome", "loan_limit", "grade", "pd_12m", "model_version", "r
 """The shadow_decisions columns that copy a field of the challenger's decision."""
 
 
-def shadow_rows(engine: Engine, jobs: list[_Job]) -> list[dict[str, Any]]:
-    """The challenger's decisions of `jobs` (distinct merchants) as shadow_decisions rows."""
-    decided = engine.decide_frame(pl.concat([job.features for job in jobs]))
+def shadow_rows(decided: pl.DataFrame, jobs: list[_Job]) -> list[dict[str, Any]]:
+    """The challenger's decisions (`decided`) of `jobs` (distinct merchants) as
+    shadow_decisions rows."""
     by_merchant = {row["merchant_id"]: row for row in decided.iter_rows(named=True)}
     created = store.now()
     rows = []

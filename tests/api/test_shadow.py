@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
@@ -169,3 +170,35 @@ def test_the_environment_names_the_challenger(monkeypatch: pytest.MonkeyPatch) -
     assert settings.challenger_model == Path("models/challenger.json")
     monkeypatch.setenv("UW_CHALLENGER_RULES", "")
     assert Settings.from_environment().challenger_rules is None
+
+
+def test_the_challengers_process_decides_as_the_engine_does(
+    small_book: Path, models_dir: Path, challenger_rules: Path, tmp_path: Path
+) -> None:
+    import datetime as dt_
+
+    from api.shadow_child import ChallengerProcess, ChildFailed
+    from underwriting.batch.feature_table import build_feature_table
+    from underwriting.engine import Engine
+    from underwriting.io.artifacts import load_model
+
+    model = load_model(models_dir / "scorecard.json")
+    rules = load_rule_set(challenger_rules)
+    build = build_feature_table(small_book, dt_.date(2026, 10, 1), tmp_path / "f.parquet")
+    features = pl.read_parquet(build.features).head(50)
+    child = ChallengerProcess(
+        models_dir / "scorecard.json", challenger_rules, (model.version, rules.version)
+    )
+    try:
+        decided = child.decide(features)
+        assert decided.equals(Engine(model, rules).decide_frame(features))
+        again = child.decide(features.head(3))  # the same process, another batch
+        assert again.height == 3
+    finally:
+        child.close()
+    wrong = ChallengerProcess(
+        models_dir / "scorecard.json", RULES_V1, (model.version, rules.version)
+    )
+    with pytest.raises(ChildFailed, match="loaded"):
+        wrong.decide(features)
+    wrong.close()
