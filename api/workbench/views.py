@@ -21,7 +21,12 @@ from underwriting.engine import limit_terms
 from underwriting.features.registry import FEATURES
 from underwriting.policy.limits import CONSTRAINTS
 from underwriting.reports.charts import band_chart, bar_chart
-from underwriting.reports.merchant import PERIOD_DAYS, band_points, sales_against_industry
+from underwriting.reports.merchant import (
+    PERIOD_DAYS,
+    band_points,
+    feature_value,
+    sales_against_industry,
+)
 
 LIMIT_TERMS = {
     "multiple": "Grade multiple of base monthly sales",
@@ -101,19 +106,9 @@ class DecisionPage:
 
 
 def _shown(value: object, unit: str) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if unit == "currency":
-            return f"{value:,.2f}"
-        if unit == "share":
-            return f"{value:.2%}"
-        return f"{value:,.4g}"
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return str(value)
+    return feature_value(value, unit, missing="—")
 
 
 def decision_page(service: Service, stored: StoredDecision) -> DecisionPage:

@@ -74,9 +74,10 @@ def band_points(periods: pl.DataFrame) -> list[BandPoint]:
     ]
 
 
-def _value(value: object, unit: str) -> str:
+def feature_value(value: object, unit: str, missing: str = "— (not computable)") -> str:
+    """A feature's value as a person reads it, in its unit (plain text, not escaped)."""
     if value is None:
-        return "— (not computable)"
+        return missing
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -85,7 +86,11 @@ def _value(value: object, unit: str) -> str:
         if unit == "share":
             return f"{value:.2%}"
         return f"{value:,.4g}"
-    return escape(str(value))
+    return str(value)
+
+
+def _value(value: object, unit: str) -> str:
+    return escape(feature_value(value, unit))
 
 
 def merchant_report(
