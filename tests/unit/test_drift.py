@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
-from underwriting.model.drift import baseline_bands, psi, shares_in, stability
+from underwriting.model.artifact import NumericBinning, Scorecard
+from underwriting.model.drift import (
+    baseline_bands,
+    characteristic_stability,
+    psi,
+    shares_in,
+    stability,
+)
+from underwriting.policy.parameters import Policy
 
 
 def test_the_same_population_is_stable_and_a_shifted_one_is_not() -> None:
@@ -35,3 +44,23 @@ def test_tied_scores_merge_their_bands() -> None:
     bands = baseline_bands(np.array([500.0] * 90 + [600.0] * 10))
     assert bands.edges == (600.0,) and bands.shares == (0.9, 0.1)
     assert shares_in(np.array([450.0, 600.0, 700.0, 599.0]), bands.edges) == (0.5, 0.5)
+
+
+def test_characteristic_stability_against_the_development_bins(
+    training_table: pl.DataFrame, trained: tuple[Scorecard, Policy]
+) -> None:
+    model = trained[0]
+    names = [f.name for f in model.features]
+    same = {s.feature: s for s in characteristic_stability(model, training_table)}
+    assert list(same) == names
+    for found in same.values():  # the table the model was developed on: stable
+        assert found.stability == "stable", found
+        assert abs(found.missing - found.development_missing) < 0.05
+    numeric = next(f.name for f in model.features if isinstance(f.binning, NumericBinning))
+    shifted = training_table.with_columns(pl.col(numeric) * 5 + 1)
+    moved = {s.feature: s for s in characteristic_stability(model, shifted)}
+    assert moved[numeric].stability == "act"
+    assert all(moved[n].index == same[n].index for n in names if n != numeric)
+    blanked = training_table.with_columns(pl.lit(None, dtype=pl.Float64).alias(numeric))
+    gone = {s.feature: s for s in characteristic_stability(model, blanked)}[numeric]
+    assert gone.missing == 1.0 and gone.stability == "act"

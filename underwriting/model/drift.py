@@ -1,4 +1,5 @@
-"""Score drift: the population stability index (PSI) of scores against a baseline.
+"""Drift: the population stability index (PSI) of scores against a baseline, and each
+model feature's characteristic stability index (CSI) against its development bins.
 
 The baseline's scores are cut at their deciles; the PSI compares the share of scores in
 each band now with the baseline's share there:
@@ -16,6 +17,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import polars as pl
+
+from underwriting.model.artifact import NumericBinning, Scorecard
+from underwriting.model.binning import bin_index
 
 WATCH: float = 0.1
 ACT: float = 0.25
@@ -60,3 +65,53 @@ def psi(base: tuple[float, ...], now: tuple[float, ...]) -> float:
 def stability(index: float) -> Stability:
     """The usual reading of a PSI: stable (< 0.1), watch (0.1 to 0.25), act (>= 0.25)."""
     return "stable" if index < WATCH else "watch" if index < ACT else "act"
+
+
+@dataclass(frozen=True)
+class FeatureStability:
+    """One model feature now against development: its characteristic stability index
+    (the PSI over the feature's own scorecard bins, the missing bin among them) and its
+    share of missing values in each."""
+
+    feature: str
+    index: float
+    development_missing: float
+    missing: float
+
+    @property
+    def stability(self) -> Stability:
+        return stability(self.index)
+
+
+def characteristic_stability(model: Scorecard, features: pl.DataFrame) -> list[FeatureStability]:
+    """The CSI and missing-value rates of every model feature of `features` (a frame of
+    the feature table's columns) against the development counts the artifact records per
+    bin. A numeric feature's bins are its edges' plus the missing bin; a categorical
+    feature's unknown categories fall in its last ("__other__") bin, as in scoring."""
+    found = []
+    for feature in model.features:
+        binning = feature.binning
+        column = features.get_column(feature.name)
+        if isinstance(binning, NumericBinning):
+            counts = np.array([*binning.counts, binning.missing_count], dtype=float)
+            index = bin_index(binning, column.cast(pl.Float64()).to_numpy())
+            development_missing = binning.missing_count / max(counts.sum(), 1.0)
+        else:
+            counts = np.asarray(binning.counts, dtype=float)
+            position = {c: i for i, c in enumerate(binning.categories)}
+            last = len(binning.categories) - 1
+            missing = position.get("", last)  # a missing category reads as "", as in training
+            texts = column.cast(pl.String()).to_list()  # as scoring reads them ("true")
+            index = np.array([missing if v is None else position.get(v, last) for v in texts])
+            development_missing = 0.0
+        now = np.bincount(index, minlength=len(counts)) / max(column.len(), 1)
+        base = counts / max(counts.sum(), 1.0)
+        found.append(
+            FeatureStability(
+                feature.name,
+                psi(tuple(base), tuple(now)),
+                float(development_missing),
+                float(column.null_count() / max(column.len(), 1)),
+            )
+        )
+    return found
