@@ -81,7 +81,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 settings.challenger_rules,
                 (challenger.model.version, challenger.rules.version),
             )
-            runtime.shadow = ShadowChallenger(challenger, database, child=child)
+            runtime.shadow = ShadowChallenger(child, database)
         runtime.not_ready = ""
     except (UnderwritingError, RuntimeError, OSError) as error:
         runtime.not_ready = str(error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -89,9 +90,11 @@ def _pointer(location: tuple[Any, ...]) -> str:
     return "/".join(parts)  # query/limit, header/idempotency-key, path/decision_id
 
 
-def _validation_errors(error: RequestValidationError) -> list[dict[str, str]]:
+def validation_problems(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Pydantic's errors of a request as problems: a JSON pointer (`#/data/cashflow/3/date`
+    for a body's field) and what is wrong there."""
     found = []
-    for e in error.errors():
+    for e in errors:
         message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
         found.append({"pointer": _pointer(tuple(e.get("loc", ()))), "detail": message})
     return found
@@ -106,7 +109,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = _validation_errors(error)
+        errors = validation_problems(error.errors())
         detail = f"{len(errors)} problem(s) in the request; see errors (each names where and what)"
         return problem_response(request, 422, detail, errors)
 

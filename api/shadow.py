@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from api import store
 from api.shadow_child import ChallengerProcess
 from underwriting.decision import OUTCOMES, Decision
-from underwriting.engine import Engine
 
 log = logging.getLogger("api.shadow")
 
@@ -59,20 +58,18 @@ class ShadowCounts:
 
 
 class ShadowChallenger:
-    """Decides each submitted decision again with `engine` and stores it (see the
-    module's docstring)."""
+    """Has each submitted decision decided again by the challenger's process (`child`)
+    and stores it (see the module's docstring)."""
 
     def __init__(
         self,
-        engine: Engine,
+        child: ChallengerProcess,
         database: sa.Engine,
         *,
-        child: ChallengerProcess | None = None,
         linger: float = 1.0,
         max_batch: int = 500,
         max_waiting: int = 20_000,
     ) -> None:
-        self.engine = engine
         self._child = child
         self._database = database
         self._linger = linger
@@ -119,8 +116,7 @@ class ShadowChallenger:
             self._closing = True
             self._ready.notify_all()
         self._thread.join(timeout)
-        if self._child is not None:
-            self._child.close()
+        self._child.close()
 
     def _take(self) -> list[_Job]:
         """The next call's jobs, after a linger to gather more: each merchant once (a
@@ -157,11 +153,7 @@ class ShadowChallenger:
             if not jobs:
                 return  # closing, nothing left
             try:
-                features = pl.concat([job.features for job in jobs])
-                if self._child is not None:
-                    decided = self._child.decide(features)
-                else:
-                    decided = self.engine.decide_frame(features)
+                decided = self._child.decide(pl.concat([job.features for job in jobs]))
                 rows = shadow_rows(decided, jobs)
                 with store.writing(self._database) as connection:
                     connection.execute(store.shadow_decisions.insert(), rows)

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import intake, store
 from api.deps import Runtime
-from api.problems import ApiProblem
+from api.problems import ApiProblem, validation_problems
 from api.routes.reviews import record_review
 from api.schemas import DecisionRequest
 from api.security import PERMISSIONS
@@ -221,11 +221,7 @@ def _decide(
             service, runtime.database, runtime.writer, parsed, session.key, None, runtime.shadow
         )
     except ValidationError as invalid:
-        errors = [
-            {"pointer": "#/" + "/".join(str(p) for p in e["loc"] if p not in ("lookup", "inline")),
-             "detail": e["msg"]}
-            for e in invalid.errors()
-        ]  # fmt: skip
+        errors = validation_problems([{**e, "loc": ("body", *e["loc"])} for e in invalid.errors()])
         return _page(request, "decide.html", session, 422, problems=uploads.file_problems(errors),
                      error="The request has problems; fix them and send it again.", form=form)  # fmt: skip
     except ApiProblem as problem:
@@ -296,7 +292,9 @@ def _decision_page(
     session: sessions.Session,
     stored: store.StoredDecision,
     status: int = 200,
-    **extra: Any,
+    *,
+    replay: dict[str, Any] | None = None,
+    review_error: str | None = None,
 ) -> HTMLResponse:
     service = _service(request)
     reviewer = None
@@ -312,9 +310,8 @@ def _decision_page(
         view=decision_page(service, stored),
         reasons=service.reasons,
         reviewer=reviewer,
-        replay=extra.pop("replay", None),
-        review_error=extra.pop("review_error", None),
-        **extra,
+        replay=replay,
+        review_error=review_error,
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
@@ -233,9 +232,3 @@ def traffic_chart(traffic: pl.DataFrame, as_of: dt.date, periods: int = 12) -> s
         percent=True,
         width=width,
     )
-
-
-def queue_reason(decision: dict[str, Any]) -> str:
-    """The first reason a stored decision gives, in words."""
-    reasons = decision.get("reasons") or []
-    return str(reasons[0]) if reasons else ""
