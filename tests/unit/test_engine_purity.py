@@ -27,6 +27,7 @@ LAYERS = {
     "applications": 0,
     "engine": 0,
     "io": 1,
+    "fairness": 1,
     "simulate": 1,
     "reports": 1,
     "batch": 2,

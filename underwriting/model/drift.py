@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from underwriting.model.artifact import NumericBinning, Scorecard
+from underwriting.model.artifact import ModelFeature, NumericBinning, Scorecard
 from underwriting.model.binning import bin_index
 
 WATCH: float = 0.1
@@ -83,27 +83,36 @@ class FeatureStability:
         return stability(self.index)
 
 
+def scorecard_bins(feature: ModelFeature, column: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's bin in the feature's scorecard binning, and the development counts per
+    bin. A numeric feature's bins are its edges' plus the missing bin; a categorical
+    feature's unknown categories fall in its last ("__other__") bin, as in scoring."""
+    binning = feature.binning
+    if isinstance(binning, NumericBinning):
+        counts = np.array([*binning.counts, binning.missing_count], dtype=float)
+        return bin_index(binning, column.cast(pl.Float64()).to_numpy()), counts
+    position = {c: i for i, c in enumerate(binning.categories)}
+    last = len(binning.categories) - 1
+    missing = position.get("", last)  # a missing category reads as "", as in training
+    texts = column.cast(pl.String()).to_list()  # as scoring reads them ("true")
+    index = np.array([missing if v is None else position.get(v, last) for v in texts])
+    return index, np.asarray(binning.counts, dtype=float)
+
+
 def characteristic_stability(model: Scorecard, features: pl.DataFrame) -> list[FeatureStability]:
     """The CSI and missing-value rates of every model feature of `features` (a frame of
     the feature table's columns) against the development counts the artifact records per
-    bin. A numeric feature's bins are its edges' plus the missing bin; a categorical
-    feature's unknown categories fall in its last ("__other__") bin, as in scoring."""
+    bin (`scorecard_bins`)."""
     found = []
     for feature in model.features:
-        binning = feature.binning
         column = features.get_column(feature.name)
-        if isinstance(binning, NumericBinning):
-            counts = np.array([*binning.counts, binning.missing_count], dtype=float)
-            index = bin_index(binning, column.cast(pl.Float64()).to_numpy())
-            development_missing = binning.missing_count / max(counts.sum(), 1.0)
-        else:
-            counts = np.asarray(binning.counts, dtype=float)
-            position = {c: i for i, c in enumerate(binning.categories)}
-            last = len(binning.categories) - 1
-            missing = position.get("", last)  # a missing category reads as "", as in training
-            texts = column.cast(pl.String()).to_list()  # as scoring reads them ("true")
-            index = np.array([missing if v is None else position.get(v, last) for v in texts])
-            development_missing = 0.0
+        index, counts = scorecard_bins(feature, column)
+        binning = feature.binning
+        development_missing = (
+            binning.missing_count / max(counts.sum(), 1.0)
+            if isinstance(binning, NumericBinning)
+            else 0.0
+        )
         now = np.bincount(index, minlength=len(counts)) / max(column.len(), 1)
         base = counts / max(counts.sum(), 1.0)
         found.append(

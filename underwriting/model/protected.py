@@ -2,7 +2,8 @@
 
 Under ECOA and Regulation B (12 CFR 1002) a creditor may not discriminate on race, colour,
 religion, national origin, sex, marital status or age (beyond its narrow exception), or
-because income comes from public assistance. A column is protected when its name holds one
+because income comes from public assistance; the demographic answers of the CFPB's
+small-business lending rule (women-owned and minority-owned status) are kept out too. A column is protected when its name holds one
 of `PROTECTED_TERMS` (or a term the lender adds in the policy file) as a whole word: words
 are split at anything that is not a letter or digit and at lower-to-upper case changes,
 so "personal.status.and.sex", "ApplicantAge" and "date_of_birth" match and "average" or
@@ -37,6 +38,9 @@ PROTECTED_TERMS: tuple[str, ...] = (
     "dob",
     "year of birth",
     "public assistance",
+    "women owned",
+    "woman owned",
+    "minority owned",
 )
 """Terms of the ECOA / Reg B prohibited bases, as words a column's name may hold."""
 

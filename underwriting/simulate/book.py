@@ -3,7 +3,9 @@
 Every merchant has a latent health h ~ N(0, 1) that drives its sales trend, volatility,
 zero-sales days, refund and chargeback rates, shop conversion and existing debt. Its
 12-month default follows a known logistic process of those traits; the true PD is written
-to `ground_truth.parquet` so a model's AUC can be compared with the oracle's.
+to `ground_truth.parquet` so a model's AUC can be compared with the oracle's. The owners'
+self-reported demographics go to `owners.parquet` (`underwriting.simulate.owners`), for
+the fair-lending screen only.
 
 Merchants apply in quarterly cohorts (`cohorts`, the last one on `as_of`); the daily data
 of a merchant cover the `days` before its own application date (from onboarding, if
@@ -25,9 +27,11 @@ import numpy as np
 import polars as pl
 
 from underwriting.contract.tables import CASHFLOW, MERCHANTS, OUTCOMES, TRAFFIC
+from underwriting.fairness.owners import OWNERS_FILE
 from underwriting.features.compute import own_features
 from underwriting.simulate.industries import CATALOGUE, REGIONS, Industry
 from underwriting.simulate.industry_benchmarks import industry_benchmarks, seasonal_sales
+from underwriting.simulate.owners import simulate_owners
 
 BLOCK = 10_000
 """Merchants per generated block (and per Parquet part); fixed for reproducibility."""
@@ -247,7 +251,8 @@ def simulate(
     out_dir: Path,
     progress: Callable[[int], object] | None = None,
 ) -> dict[str, int]:
-    """Write the five contract tables plus ground truth to `out_dir`; returns row counts.
+    """Write the five contract tables plus ground truth and the owners' demographics to
+    `out_dir`; returns row counts.
 
     Daily tables are written as one Parquet part per block under `cashflow/` and
     `traffic/`, so memory stays bounded by one block whatever the book's size.
@@ -256,7 +261,7 @@ def simulate(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "cashflow").mkdir(exist_ok=True)
     (out_dir / "traffic").mkdir(exist_ok=True)
-    profiles, labels, truths, statistics, seasonal = [], [], [], [], []
+    profiles, labels, truths, owners, statistics, seasonal = [], [], [], [], [], []
     counts = {"merchants": 0, "cashflow": 0, "traffic": 0}
     for block in range(math.ceil(config.merchants / BLOCK)):
         part = simulate_block(config, block)
@@ -278,6 +283,7 @@ def simulate(
         profiles.append(part.merchants)
         labels.append(part.outcomes)
         truths.append(part.ground_truth)
+        owners.append(simulate_owners(part.merchants, config.seed, block))
         counts["merchants"] += part.merchants.height
         counts["cashflow"] += part.cashflow.height
         counts["traffic"] += part.traffic.height
@@ -287,6 +293,7 @@ def simulate(
     _write_atomically(pl.concat(profiles), out_dir / "merchants.parquet")
     _write_atomically(outcomes, out_dir / "outcomes.parquet")
     _write_atomically(pl.concat(truths), out_dir / "ground_truth.parquet")
+    _write_atomically(pl.concat(owners), out_dir / OWNERS_FILE)
     benchmarks = industry_benchmarks(
         pl.concat(statistics).lazy(),
         pl.concat(seasonal).lazy(),
@@ -296,6 +303,7 @@ def simulate(
     _write_atomically(benchmarks, out_dir / "industry_benchmarks.parquet")
     counts["industry_benchmarks"] = benchmarks.height
     counts["outcomes"] = outcomes.height
+    counts["owners"] = counts["merchants"]
     manifest = {"config": {**asdict(config), "as_of": config.as_of.isoformat()}, "rows": counts}
     (out_dir / "simulation.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return counts
