@@ -437,6 +437,11 @@ def _run_decide(args: argparse.Namespace) -> int:
 
 def _run_rescore(args: argparse.Namespace) -> int:
     engine = Engine(load_model(args.model), load_rule_set(args.rules))
+    owners = args.owners
+    if owners is not None:  # checked before the long part, so a bad table fails at once
+        from underwriting.fairness.owners import read_owners
+
+        read_owners(owners)
     merchants = DataFolder(args.data).merchant_count()
     runner = SparkRunner(args.spark_master) if args.engine == "spark" else LocalRunner()
     with tqdm(total=merchants, unit="merchant", desc="rescore") as bar:
@@ -463,6 +468,10 @@ def _run_rescore(args: argparse.Namespace) -> int:
     print(f"  model {manifest.model_version}, rule set {manifest.rule_set_version}")
     print(f"  decisions in {args.out / 'decisions'}, manifest {args.out / 'manifest.json'}")
     print(f"  report: {args.out / 'report.html'}")
+    if owners is not None:
+        from underwriting.batch.validation_pack import screen_run
+
+        _print_screen(*screen_run(args.out, engine, owners))
     return 0
 
 
@@ -512,6 +521,83 @@ def _run_compare(args: argparse.Namespace) -> int:
     print(f"  each arm's decisions in {args.out}/{{champion,challenger}}/decisions")
     print(f"  report: {args.out / 'report.html'}")
     return 0
+
+
+def _run_report_validation(args: argparse.Namespace) -> int:
+    from underwriting.batch.validation_pack import validation_pack
+    from underwriting.fairness.screen import FOUR_FIFTHS
+
+    engine = Engine(load_model(args.model), load_rule_set(args.rules))
+    merchants = DataFolder(args.data).merchant_count()
+    with tqdm(total=merchants, unit="merchant", desc="validation") as bar:
+        written = validation_pack(
+            args.data,
+            engine,
+            args.on,
+            args.out,
+            rules_dir=args.rules,
+            owners=args.owners,
+            database=args.database,
+            runs=args.runs,
+            chunk_merchants=args.chunk,
+            progress=bar.update,
+        )
+    figures = written.figures
+    print(
+        f"{figures.scope['decided']:,} matured applications decided again as of their "
+        f"application dates (windows closed by {args.on})"
+    )
+    if figures.backtest is not None:
+        lights = ", ".join(
+            f"{g} {j}" for g, j in figures.backtest.select("grade", "jeffreys").iter_rows()
+        )
+        print(f"  calibration (Jeffreys): {lights}")
+    d = figures.discrimination
+    if d is not None:
+        against = (
+            f" against {d['reference_auc']:.3f} at development (p = {d['p_value']:.3g})"
+            if d["p_value"] is not None
+            else ""
+        )
+        print(f"  AUC {d['auc']:.3f} ({d['auc_low']:.3f} to {d['auc_high']:.3f}){against}")
+    if figures.score_psi is not None:
+        psi_now = figures.score_psi
+        print(f"  score PSI {psi_now['index']:.3f} ({psi_now['stability']})")
+    if figures.features is not None:
+        moved = figures.features.filter(pl.col("stability") != "stable")
+        shown = ", ".join(f"{f} {c:.2f}" for f, c in moved.select("feature", "csi").iter_rows())
+        print(f"  features drifted (CSI >= 0.1): {shown or 'none'}")
+    if figures.fairness:
+        adverse = figures.fairness["adverse_impact"].filter(pl.col("air_approved") < FOUR_FIFTHS)
+        for row in adverse.iter_rows(named=True):
+            print(
+                f"  adverse impact: {row['attribute']} {row['group']!r} approval ratio "
+                f"{row['air_approved']:.2f} (Fisher p = {row['fisher_p_approved']:.2g})"
+            )
+        strong = figures.fairness["proxies"].filter(pl.col("strength") == "strong")
+        for row in strong.iter_rows(named=True):
+            print(
+                f"  strong proxy: {row['feature']} for {row['attribute']} "
+                f"(Cramér's V {row['cramers_v']:.2f})"
+            )
+    for key, text in figures.notes.items():
+        print(f"  not shown ({key}): {text}")
+    print(f"  report: {written.page}, figures: {written.json}")
+    return 0
+
+
+def _print_screen(found: dict[str, pl.DataFrame], page: Path) -> None:
+    from underwriting.fairness.screen import FOUR_FIFTHS
+
+    impact = found["adverse_impact"].filter(~pl.col("reference"))
+    for row in impact.iter_rows(named=True):
+        flag = "  below four-fifths" if row["air_approved"] < FOUR_FIFTHS else ""
+        print(
+            f"  {row['attribute']} {row['group']!r}: approval AIR {row['air_approved']:.2f}, "
+            f"approve-or-refer AIR {row['air_approved_or_referred']:.2f} "
+            f"({row['applicants']:,} applicants){flag}"
+        )
+    print(f"  fair-lending screen: {page}")
 
 
 def _total_limit(run: Path) -> int:
@@ -684,6 +770,12 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     rescorer.add_argument(
         "--spark-master", default="local[*]", help="Spark master URL for --engine spark"
     )
+    rescorer.add_argument(
+        "--owners",
+        type=Path,
+        help="owners' demographics (owners.parquet): also write the fair-lending screen "
+        "(fair-lending.html) of the run",
+    )
     _model_and_rules(rescorer)
     rescorer.set_defaults(run=_run_rescore)
 
@@ -758,6 +850,39 @@ def _parser(extend: Extension | None = None) -> argparse.ArgumentParser:
     _model_and_rules(model_page)
     model_page.add_argument("--out", type=Path, required=True, help="HTML file to write")
     model_page.set_defaults(run=_run_report_model)
+    validation = kinds.add_parser(
+        "validation",
+        help="the monthly validation pack on matured cohorts: backtests by grade, "
+        "discrimination, stability, overrides, rule firing and the fair-lending screen "
+        "(HTML, and JSON beside it)",
+    )
+    validation.add_argument(
+        "--data", type=Path, required=True, help="folder with the input tables and outcomes"
+    )
+    _model_and_rules(validation)
+    validation.add_argument(
+        "--on",
+        type=_date,
+        default=dt.date.today(),
+        help="validation date: cohorts whose 12-month window closed by then are matured "
+        "(default: today)",
+    )
+    validation.add_argument(
+        "--runs", type=Path, nargs="*", default=[], help="finished rescore runs, oldest first"
+    )
+    validation.add_argument(
+        "--database", help="the API's store, for the officers' overrides (a database URL)"
+    )
+    validation.add_argument(
+        "--owners",
+        type=Path,
+        help="owners' demographics (default: owners.parquet in --data, if there)",
+    )
+    validation.add_argument("--chunk", type=_positive, default=50_000, help="merchants per chunk")
+    validation.add_argument(
+        "--out", type=Path, required=True, help="HTML file to write (the .json goes beside it)"
+    )
+    validation.set_defaults(run=_run_report_validation)
     if extend is not None:
         extend(commands)
     return parser

@@ -48,7 +48,8 @@ class FeatureBuild:
         return all(c.adds_up for c in self.counts.values())
 
 
-def _in_range(lo: str | None, hi: str | None, raw_schema: pl.Schema) -> pl.Expr:
+def in_range(lo: str | None, hi: str | None, raw_schema: pl.Schema) -> pl.Expr:
+    """Rows whose merchant_id lies in the chunk [lo, hi) (None: open at that end)."""
     merchant = pl.col("merchant_id")
     if raw_schema.get("merchant_id") != pl.String():
         merchant = merchant.cast(pl.String(), strict=False)
@@ -98,7 +99,7 @@ class Chunk:
 def chunk_features(book: Book, lo: str | None, hi: str | None) -> Chunk:
     """Validate the daily rows of merchants with ids in [lo, hi) and compute their features."""
     counts: dict[str, TableCount] = {}
-    chunk = book.merchants.filter(_in_range(lo, hi, book.merchants.schema))
+    chunk = book.merchants.filter(in_range(lo, hi, book.merchants.schema))
     ids = chunk.get_column("merchant_id")
     chunk_as_of: dt.date | pl.DataFrame = (
         book.as_of
@@ -116,7 +117,7 @@ def chunk_features(book: Book, lo: str | None, hi: str | None) -> Chunk:
             kept[table.name] = pl.LazyFrame(schema=table.schema)
             continue
         raw, src = found
-        rows = raw.filter(_in_range(lo, hi, raw.collect_schema()))
+        rows = raw.filter(in_range(lo, hi, raw.collect_schema()))
         checked = validate(
             table,
             rows,

@@ -326,15 +326,20 @@ def read_decisions(run: Path, columns: tuple[str, ...] = REPORT_COLUMNS) -> pl.D
     return scan.select(c for c in columns if c in present).collect()
 
 
-def run_report(out: Path, manifest: Manifest, engine: Engine, previous: Path | None) -> str:
-    """The HTML report of the run in `out` (see `portfolio_report`)."""
-    recorded = engine.model.training.score_distribution
-    training = ScoreBands(recorded.edges, recorded.shares) if recorded else None
-    texts = {
+def reason_texts(engine: Engine) -> dict[str, str]:
+    """Each reason code, model feature and rule id a decision may list, in words."""
+    return {
         **{f.name: f"Model: {feature_meaning(f.name)}" for f in engine.model.features},
         **rule_reasons(engine.rules),
         **{r.id: r.reason for r in engine.rules.rules},
     }
+
+
+def run_report(out: Path, manifest: Manifest, engine: Engine, previous: Path | None) -> str:
+    """The HTML report of the run in `out` (see `portfolio_report`)."""
+    recorded = engine.model.training.score_distribution
+    training = ScoreBands(recorded.edges, recorded.shares) if recorded else None
+    texts = reason_texts(engine)
     earlier = (
         RunFigures(json.loads((previous / MANIFEST).read_text()), read_decisions(previous))
         if previous

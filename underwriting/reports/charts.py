@@ -3,6 +3,7 @@ and the tables and page that hold them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -232,6 +233,116 @@ def bar_chart(
             f'<text x="{lx + 18}" y="{height - 9}">{escape(name)}</text>'
         )
     parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def interval_chart(
+    categories: Sequence[str],
+    observed: Sequence[float],
+    intervals: Sequence[tuple[float, float]],
+    expected: Sequence[float],
+    *,
+    title: str,
+    y_label: str,
+    names: tuple[str, str] = ("observed, with its 95% interval", "expected"),
+    width: int = 640,
+    height: int = 340,
+) -> str:
+    """Per category an observed rate (a dot on its interval's whisker) beside the expected
+    rate (a bar), on a log scale so small and large rates both read, as SVG."""
+    left, right, top, bottom = 60, 16, 30, 62
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for v in (*observed, *expected, *(h for _, h in intervals)) if v > 0]
+    floor = 10 ** math.floor(math.log10(min(values, default=1e-3)))
+    ceiling = 10 ** math.ceil(math.log10(max(values, default=1.0)))
+    span = math.log10(ceiling) - math.log10(floor) or 1.0
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - (math.log10(max(v, floor)) - math.log10(floor)) / span)
+
+    parts = _frame(width, height, title)
+    tick = floor
+    while tick <= ceiling * 1.0001:
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#eee"/>'
+            f'<text x="{left - 5}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.2%}</text>'
+        )
+        tick *= 10
+    group_w = plot_w / max(len(categories), 1)
+    for g, category in enumerate(categories):
+        cx = left + (g + 0.5) * group_w
+        low, high = intervals[g]
+        parts.append(
+            f'<rect x="{cx - group_w * 0.3:.1f}" y="{y(expected[g]):.1f}" width="{group_w * 0.6:.1f}" '
+            f'height="{top + plot_h - y(expected[g]):.1f}" fill="#c6dbef"><title>{escape(category)} '
+            f"{escape(names[1])}: {expected[g]:.2%}</title></rect>"
+            f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(low):.1f}" y2="{y(high):.1f}" stroke="#d95f0e" stroke-width="2"/>'
+            f'<line x1="{cx - 5:.1f}" x2="{cx + 5:.1f}" y1="{y(low):.1f}" y2="{y(low):.1f}" stroke="#d95f0e"/>'
+            f'<line x1="{cx - 5:.1f}" x2="{cx + 5:.1f}" y1="{y(high):.1f}" y2="{y(high):.1f}" stroke="#d95f0e"/>'
+            f'<circle cx="{cx:.1f}" cy="{y(observed[g]):.1f}" r="4" fill="#d95f0e"><title>'
+            f"{escape(category)} {escape(names[0])}: {observed[g]:.2%} ({low:.2%} to {high:.2%})"
+            "</title></circle>"
+            f'<text x="{cx:.1f}" y="{top + plot_h + 14}" text-anchor="middle">{escape(category)}</text>'
+        )
+    parts.append(
+        f'<text x="12" y="{top + plot_h / 2:.1f}" transform="rotate(-90 12 {top + plot_h / 2:.1f})" '
+        f'text-anchor="middle">{escape(y_label)}</text>'
+        f'<rect x="{left}" y="{height - 20}" width="14" height="10" fill="#c6dbef"/>'
+        f'<text x="{left + 18}" y="{height - 11}">{escape(names[1])}</text>'
+        f'<circle cx="{left + 177}" cy="{height - 15}" r="4" fill="#d95f0e"/>'
+        f'<text x="{left + 186}" y="{height - 11}">{escape(names[0])}</text>'
+    )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def hbar_chart(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    title: str,
+    x_label: str,
+    lines: Sequence[tuple[float, str]] = (),
+    colors: Sequence[str] | None = None,
+    width: int = 640,
+) -> str:
+    """Horizontal bars, one a label, with dashed reference lines (`lines`: value, name),
+    as SVG; a NaN value is drawn as no bar and written as "n/a"."""
+    left, right, top, bar_h = 290, 60, 30, 18
+    height = top + bar_h * len(labels) + 44 + 14 * max(len(lines) - 1, 0)
+    plot_w = width - left - right
+    finite = [v for v in values if v == v]
+    ceiling = _nice_ceiling_float(max([*finite, *(v for v, _ in lines), 1e-12]) * 1.05)
+
+    def x(v: float) -> float:
+        return left + plot_w * min(max(v, 0.0), ceiling) / ceiling
+
+    parts = _frame(width, height, title)
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        yy = top + i * bar_h
+        color = colors[i] if colors is not None else "#6baed6"
+        shown = f"{value:.3g}" if value == value else "n/a"
+        if value == value:
+            parts.append(
+                f'<rect x="{left}" y="{yy + 3}" width="{x(value) - left:.1f}" height="{bar_h - 6}" '
+                f'fill="{color}"><title>{escape(label)}: {shown}</title></rect>'
+            )
+        parts.append(
+            f'<text x="{left - 6}" y="{yy + bar_h - 5}" text-anchor="end">{escape(label)}</text>'
+            f'<text x="{(x(value) if value == value else left) + 4:.1f}" y="{yy + bar_h - 5}">{shown}</text>'
+        )
+    bottom = top + bar_h * len(labels)
+    for k, (value, name) in enumerate(lines):  # labels one below the other: never overlap
+        parts.append(
+            f'<line x1="{x(value):.1f}" x2="{x(value):.1f}" y1="{top}" y2="{bottom + 14 * k + 4}" '
+            'stroke="#b30000" stroke-dasharray="4 3"/>'
+            f'<text x="{x(value) + 3:.1f}" y="{bottom + 14 + 14 * k}" fill="#b30000">'
+            f"{escape(name)}</text>"
+        )
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle">{escape(x_label)}</text>'
+        "</svg>"
+    )
     return "\n".join(parts)
 
 

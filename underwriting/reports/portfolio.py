@@ -45,7 +45,8 @@ class RunFigures:
     decisions: pl.DataFrame
 
 
-def _band_labels(edges: tuple[float, ...]) -> list[str]:
+def band_labels(edges: tuple[float, ...]) -> list[str]:
+    """The labels of the score bands cut at `edges` ("< a", "a to b", ..., "≥ z")."""
     if not edges:
         return ["all"]
     cuts = [f"{e:g}" for e in edges]
@@ -66,7 +67,7 @@ def _drift_section(found: list[Drift], training_missing: bool) -> str:
     )
     charts = "".join(
         bar_chart(
-            _band_labels(d.bands.edges),
+            band_labels(d.bands.edges),
             [
                 (d.against, list(d.bands.shares), "#9ecae1"),
                 ("this run", list(d.now), "#d95f0e"),

@@ -1,0 +1,146 @@
+"""The monthly validation pack and the fair-lending screen of a run, from files to files
+(the I/O edge of `underwriting.reports.validation_figures`).
+
+`validation_pack` decides the matured cohorts again (`underwriting.batch.matured`), reads
+the owners table, the store's referrals and earlier runs, and writes the page and its
+figures as JSON beside it. `screen_run` writes the fair-lending screen of a finished
+re-scoring run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from underwriting.batch.matured import decide_matured
+from underwriting.batch.rescore import MANIFEST, read_decisions, reason_texts
+from underwriting.engine import Engine
+from underwriting.errors import InputError
+from underwriting.fairness.owners import OWNERS_FILE, read_owners
+from underwriting.fairness.screen import SCREENED_COLUMNS, without_owners
+from underwriting.io.review_log import read_referrals, shown_url
+from underwriting.reports.validation import fair_lending_report, validation_report
+from underwriting.reports.validation_figures import (
+    RunRules,
+    ValidationFigures,
+    as_json,
+    fairness,
+    json_ready,
+    validation_figures,
+)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a pack wrote: its figures, the page and the JSON beside it."""
+
+    figures: ValidationFigures
+    page: Path
+    json: Path
+
+
+def owners_for(data_dir: Path, given: Path | None) -> Path | None:
+    """The owners table to screen with: the one given, else the data folder's, if any."""
+    if given is not None:
+        return given
+    found = data_dir / OWNERS_FILE
+    return found if found.exists() else None
+
+
+def read_run(run: Path) -> RunRules:
+    """A finished run's rules fired per merchant, named by its as-of date and rule set."""
+    manifest_path = run / MANIFEST
+    if not manifest_path.exists():
+        raise InputError(
+            f"--runs {run}: not a finished run directory (no {MANIFEST}); give folders that "
+            "`underwrite rescore` finished"
+        )
+    manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+    name = f"{manifest.get('as_of')} {manifest.get('rule_set_version')}"
+    return RunRules(name, manifest, read_decisions(run, ("merchant_id", "rules_fired")))
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def validation_pack(
+    data_dir: Path,
+    engine: Engine,
+    on: dt.date,
+    out: Path,
+    *,
+    rules_dir: Path,
+    owners: Path | None = None,
+    database: str | None = None,
+    runs: Sequence[Path] = (),
+    chunk_merchants: int = 50_000,
+    progress: Callable[[int], object] | None = None,
+) -> Written:
+    """Write the validation page to `out` and its figures to `out` with .json. The owners
+    table, store and runs are read (and checked) before the long part starts."""
+    owners_path = owners_for(data_dir, owners)
+    owners_table = read_owners(owners_path) if owners_path is not None else None
+    referrals = read_referrals(database) if database is not None else None
+    earlier = [read_run(run) for run in runs]
+    matured = decide_matured(
+        data_dir, engine, on, chunk_merchants=chunk_merchants, progress=progress
+    )
+    grades = [band.grade for band in engine.rules.policy.master_scale]
+    scope: dict[str, Any] = {
+        "on": on.isoformat(),
+        "data": str(data_dir),
+        "model_version": engine.model.version,
+        "rule_set_version": engine.rules.version,
+        "rule_set": str(rules_dir),
+        "matured_applications": int(matured.cohorts.filter("matured")["merchants"].sum()),
+        "decided": matured.decisions.height,
+        "model_features": len(engine.model.features),
+        "quarantined_rows": matured.quarantined,
+        "owners": str(owners_path) if owners_path else "none",
+        "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    if database is not None:
+        scope["database"] = shown_url(database)  # no password on the page
+    figures = validation_figures(
+        model=engine.model,
+        reasons=reason_texts(engine),
+        grades=grades,
+        scope=scope,
+        cohorts=matured.cohorts,
+        decisions=matured.decisions,
+        features=matured.features,
+        reviews=referrals,
+        runs=earlier,
+        owners=owners_table,
+    )
+    json_path = out.with_suffix(".json")
+    _write(out, validation_report(figures))
+    _write(json_path, json.dumps(as_json(figures), indent=1, allow_nan=False) + "\n")
+    return Written(figures, out, json_path)
+
+
+def screen_run(run: Path, engine: Engine, owners: Path) -> tuple[dict[str, pl.DataFrame], Path]:
+    """The fair-lending screen of the finished run in `run` against the owners table, written
+    to the run's fair-lending.html and fair-lending.json; returns its tables and the page."""
+    table = read_owners(owners)
+    decisions = read_decisions(run, SCREENED_COLUMNS)
+    found = fairness(engine.model, decisions, None, table)
+    missing = without_owners(decisions, table)
+    page = run / "fair-lending.html"
+    title = f"Fair-lending screen: {engine.model.version}, rule set {engine.rules.version}"
+    _write(page, fair_lending_report(title, found, missing, reason_texts(engine)))
+    body = {k: v.to_dicts() for k, v in found.items()} | {"without_owners": missing}
+    _write(
+        run / "fair-lending.json", json.dumps(json_ready(body), indent=1, allow_nan=False) + "\n"
+    )
+    return found, page
