@@ -526,6 +526,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 def _run_report_validation(args: argparse.Namespace) -> int:
     from underwriting.batch.validation_pack import validation_pack
     from underwriting.fairness.screen import FOUR_FIFTHS
+    from underwriting.reports.validation import p_text
 
     engine = Engine(load_model(args.model), load_rule_set(args.rules))
     merchants = DataFolder(args.data).merchant_count()
@@ -555,7 +556,7 @@ def _run_report_validation(args: argparse.Namespace) -> int:
     d = figures.discrimination
     if d is not None:
         against = (
-            f" against {d['reference_auc']:.3f} at development (p = {d['p_value']:.3g})"
+            f" against {d['reference_auc']:.3f} at development (p = {p_text(d['p_value'])})"
             if d["p_value"] is not None
             else ""
         )
@@ -572,7 +573,7 @@ def _run_report_validation(args: argparse.Namespace) -> int:
         for row in adverse.iter_rows(named=True):
             print(
                 f"  adverse impact: {row['attribute']} {row['group']!r} approval ratio "
-                f"{row['air_approved']:.2f} (Fisher p = {row['fisher_p_approved']:.2g})"
+                f"{row['air_approved']:.2f} (Fisher p = {p_text(row['fisher_p_approved'])})"
             )
         strong = figures.fairness["proxies"].filter(pl.col("strength") == "strong")
         for row in strong.iter_rows(named=True):

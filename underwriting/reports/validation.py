@@ -43,9 +43,13 @@ def _num(value: object, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) and value == value else "n/a"
 
 
-def _p(value: object) -> str:
+def p_text(value: object) -> str:
+    """A p-value as a validator reads it: three decimals, small ones in two significant
+    digits, and one that underflowed to 0 as below the smallest double."""
     if not isinstance(value, float) or value != value:
         return "n/a"
+    if value == 0.0:
+        return "< 1e-300"
     return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
 
 
@@ -111,7 +115,7 @@ def _discrimination(figures: ValidationFigures) -> str:
             )
             parts.append(
                 f"<p>DeLong's test of AUC = {_num(d['reference_auc'])}: z = {_num(d['z'], 2)}, "
-                f"p = {_p(d['p_value'])}: the ranking {verdict} (5% level). The development AUC "
+                f"p = {p_text(d['p_value'])}: the ranking {verdict} (5% level). The development AUC "
                 "is taken as known; its own sampling error would widen the test.</p>"
             )
     if figures.development is not None:
@@ -138,8 +142,8 @@ def _backtest(figures: ValidationFigures) -> str:
         f"<td class=num>{r['defaults']:,}</td><td class=num>{_pct(r['mean_pd'])}</td>"
         f"<td class=num>{_pct(r['observed'])}</td>"
         f"<td class=num>{_pct(r['low'])} to {_pct(r['high'])}</td>"
-        f"<td class='num {r['jeffreys']}'>{_p(r['jeffreys_p'])} {r['jeffreys']}</td>"
-        f"<td class='num {r['binomial']}'>{_p(r['binomial_p'])} {r['binomial']}</td></tr>"
+        f"<td class='num {r['jeffreys']}'>{p_text(r['jeffreys_p'])} {r['jeffreys']}</td>"
+        f"<td class='num {r['binomial']}'>{p_text(r['binomial_p'])} {r['binomial']}</td></tr>"
         for r in table.iter_rows(named=True)
     )
     grades = table.filter(pl.col("grade") != "book")
@@ -317,12 +321,12 @@ def fair_lending_section(
             f"<td class=num>{r['applicants']:,}</td><td class=num>{r['approved']:,}</td>"
             f"<td class=num>{_pct(r['approved_rate'], 1)}</td>"
             f"<td class='num{' adverse' if r['air_approved'] < FOUR_FIFTHS else ''}'>"
-            f"{_num(r['air_approved'])}</td><td class=num>{_p(r['fisher_p_approved'])}</td>"
+            f"{_num(r['air_approved'])}</td><td class=num>{p_text(r['fisher_p_approved'])}</td>"
             f"<td class=num>{r['approved_or_referred']:,}</td>"
             f"<td class=num>{_pct(r['approved_or_referred_rate'], 1)}</td>"
             f"<td class='num{' adverse' if r['air_approved_or_referred'] < FOUR_FIFTHS else ''}'>"
             f"{_num(r['air_approved_or_referred'])}</td>"
-            f"<td class=num>{_p(r['fisher_p_approved_or_referred'])}</td></tr>"
+            f"<td class=num>{p_text(r['fisher_p_approved_or_referred'])}</td></tr>"
             for r in rows.iter_rows(named=True)
         )
         parts.append(
@@ -409,7 +413,7 @@ def _proxies(proxies: pl.DataFrame | None) -> str:
         f"<tr><td>{escape(feature)}</td>"
         + "".join(
             f"<td class='num {cells[feature, a]['strength']}' title='p = "
-            f"{_p(cells[feature, a]['p_value'])}, {cells[feature, a]['merchants']:,} merchants'>"
+            f"{p_text(cells[feature, a]['p_value'])}, {cells[feature, a]['merchants']:,} merchants'>"
             f"{_num(cells[feature, a]['cramers_v'])}</td>"
             for a in ATTRIBUTES
         )

@@ -2,14 +2,14 @@
 categories, `underwriting.fairness.owners`) with a planted disparity.
 
 Demographics here depend on a merchant's industry and region only, never on its health or
-its cash flow. A minority-owned business is more likely in building, hotels, toy shops,
-travel, pharmacies and betting (industries the lender's policy approves less often) and in
-the south; a women-owned one in salons, florists and apparel. So decisions differ by group
-through the industry (a proxy): minority-owned businesses are approved at about four
-fifths of the rate of others or less, and the industry-laden
-features (the largest monthly drop in sales, for seasonal trades; sales over 90 days) are
-associated with the groups while chargebacks are not. About one owner in ten declines to
-answer ("not provided"), more often among minority owners.
+its cash flow. A minority-owned business is more likely in betting, building, hotels,
+pharmacies, grocery and electronics (the industries the lender's policy approves least,
+whatever the season) and in the south; a women-owned one in salons, florists and apparel.
+So decisions differ by group through the industry (a proxy): minority-owned businesses
+are approved at about four fifths of the others' rate (0.79 on a book of 20,000 merchants
+in eight cohorts, 0.86 on the 2,000-merchant sample), and sales over 90 days, which the
+industry sets, is strongly associated with the groups while chargebacks are not. About
+one owner in ten declines to answer ("not provided"), more often among minority owners.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ OWNERS_SEED = 1071
 """Mixed into the simulator's seed: the owners' draws never disturb the book's."""
 
 _MINORITY_BY_INDUSTRY = {
-    "7995": 4.0, "1520": 3.2, "7011": 3.0, "5945": 2.8, "4722": 2.0, "5912": 1.8,
-    "5411": 0.6, "5941": -1.0, "5812": -1.6, "7538": -1.6, "5992": -1.6, "5651": -2.0,
-    "7230": -2.0, "7997": -2.0,
+    "7995": 4.0, "1520": 3.2, "7011": 3.0, "5912": 2.6, "5411": 1.4, "5732": 1.0,
+    "7997": -2.0, "5941": -2.0, "5812": -2.0, "7230": -2.0, "5651": -2.0, "5992": -2.0,
 }  # fmt: skip
+"""Log-odds of a minority-owned business by industry: high in the industries the policy
+approves least whatever the season (betting, building, hotels, pharmacies, grocery,
+electronics), low where it approves most."""
 _MINORITY_BY_REGION = {"south": 0.8, "east": 0.3, "central": 0.0, "west": -0.2, "north": -0.6}
 _FEMALE_BY_INDUSTRY = {
     "7230": 2.2, "5992": 1.8, "5651": 1.2, "7997": 0.4, "5945": 0.3,
