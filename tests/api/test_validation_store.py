@@ -86,6 +86,8 @@ def test_the_pack_reads_the_overrides_from_the_store(
         (stored["review_outcome"] == "decline").sum()
     )
     assert "Concerns confirmed on review" in {r["reason"] for r in figures["override_reasons"]}
+    assert sum(v["referrals"] for v in figures["override_versions"]) == stored.height
+    assert {v["model_version"] for v in figures["override_versions"]} == {referral["model_version"]}
     assert "secret" not in out.read_text() and "Override reasons" in out.read_text()
 
 

@@ -243,7 +243,11 @@ def _stability(figures: ValidationFigures) -> str:
 
 
 def _overrides(figures: ValidationFigures) -> str:
-    if figures.overrides is None or figures.override_reasons is None:
+    if (
+        figures.overrides is None
+        or figures.override_reasons is None
+        or figures.override_versions is None
+    ):
         return _note(figures, "overrides")
     table = figures.overrides.with_columns(
         pl.col("low_side_rate").round(4), pl.col("high_side_rate").round(4)
@@ -269,6 +273,11 @@ def _overrides(figures: ValidationFigures) -> str:
         )
         + "<h3>Override reasons</h3>"
         + html_table(figures.override_reasons, ["side", "reason", "reviews"])
+        + "<p class=note>The referrals above by the versions that decided them:</p>"
+        + html_table(
+            figures.override_versions if figures.override_versions is not None else pl.DataFrame(),
+            ["model", "rule set", "referrals", "reviewed"],
+        )
     )
 
 

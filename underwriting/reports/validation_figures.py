@@ -64,6 +64,7 @@ class ValidationFigures:
     features: pl.DataFrame | None = None
     overrides: pl.DataFrame | None = None
     override_reasons: pl.DataFrame | None = None
+    override_versions: pl.DataFrame | None = None
     rule_firing: pl.DataFrame | None = None
     fairness: dict[str, pl.DataFrame] = field(default_factory=dict)
     without_owners: int = 0
@@ -251,9 +252,13 @@ def overrides(reviews: pl.DataFrame, grades: Sequence[str]) -> tuple[pl.DataFram
             high.sum().alias("high_side"),
             low.sum().alias("low_side"),
         )
-        .with_columns(
-            low_side_rate=pl.col("low_side") / pl.col("reviewed"),
-            high_side_rate=pl.col("high_side") / pl.col("reviewed"),
+        .with_columns(  # null, not NaN, where nothing was reviewed
+            low_side_rate=pl.when(pl.col("reviewed") > 0).then(
+                pl.col("low_side") / pl.col("reviewed")
+            ),
+            high_side_rate=pl.when(pl.col("reviewed") > 0).then(
+                pl.col("high_side") / pl.col("reviewed")
+            ),
         )
     )
     order = {g: i for i, g in enumerate(grades)}
@@ -265,6 +270,19 @@ def overrides(reviews: pl.DataFrame, grades: Sequence[str]) -> tuple[pl.DataFram
         .sort(["side", "reviews", "reason"], descending=[False, True, False])
     )
     return by_grade, reasons
+
+
+def referral_versions(reviews: pl.DataFrame) -> pl.DataFrame:
+    """The referrals and reviews counted by the model and rule set that decided them (the
+    store keeps every version's; the overrides above count them all)."""
+    return (
+        reviews.group_by("model_version", "rule_set_version")
+        .agg(
+            pl.len().alias("referrals"),
+            pl.col("review_outcome").is_not_null().sum().alias("reviewed"),
+        )
+        .sort(["referrals", "model_version", "rule_set_version"], descending=[True, False, False])
+    )
 
 
 def rule_firing(runs: Sequence[RunRules]) -> pl.DataFrame:
@@ -336,6 +354,7 @@ def validation_figures(
         notes["overrides"] = "the store holds no referrals, so no overrides to count"
     else:
         figures.overrides, figures.override_reasons = overrides(reviews, grades)
+        figures.override_versions = referral_versions(reviews)
     if runs:
         figures.rule_firing = rule_firing(runs)
     else:
