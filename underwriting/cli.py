@@ -437,11 +437,11 @@ def _run_decide(args: argparse.Namespace) -> int:
 
 def _run_rescore(args: argparse.Namespace) -> int:
     engine = Engine(load_model(args.model), load_rule_set(args.rules))
-    owners = args.owners
-    if owners is not None:  # checked before the long part, so a bad table fails at once
+    owners = None
+    if args.owners is not None:  # read before the long part, so a bad table fails at once
         from underwriting.fairness.owners import read_owners
 
-        read_owners(owners)
+        owners = read_owners(args.owners)
     merchants = DataFolder(args.data).merchant_count()
     runner = SparkRunner(args.spark_master) if args.engine == "spark" else LocalRunner()
     with tqdm(total=merchants, unit="merchant", desc="rescore") as bar:

@@ -129,13 +129,15 @@ def validation_pack(
     return Written(figures, out, json_path)
 
 
-def screen_run(run: Path, engine: Engine, owners: Path) -> tuple[dict[str, pl.DataFrame], Path]:
-    """The fair-lending screen of the finished run in `run` against the owners table, written
-    to the run's fair-lending.html and fair-lending.json; returns its tables and the page."""
-    table = read_owners(owners)
+def screen_run(
+    run: Path, engine: Engine, owners: pl.DataFrame
+) -> tuple[dict[str, pl.DataFrame], Path]:
+    """The fair-lending screen of the finished run in `run` against the owners table (read
+    by `read_owners`), written to the run's fair-lending.html and fair-lending.json; returns
+    its tables and the page."""
     decisions = read_decisions(run, SCREENED_COLUMNS)
-    found = fairness(engine.model, decisions, None, table)
-    missing = without_owners(decisions, table)
+    found = fairness(engine.model, decisions, None, owners)
+    missing = without_owners(decisions, owners)
     page = run / "fair-lending.html"
     title = f"Fair-lending screen: {engine.model.version}, rule set {engine.rules.version}"
     _write(page, fair_lending_report(title, found, missing, reason_texts(engine)))
