@@ -19,7 +19,13 @@ from typing import Any
 import polars as pl
 
 from underwriting.batch.matured import decide_matured
-from underwriting.batch.rescore import MANIFEST, read_decisions, reason_texts
+from underwriting.batch.rescore import (
+    MANIFEST,
+    atomic_write,
+    read_decisions,
+    reason_texts,
+    write_json,
+)
 from underwriting.engine import Engine
 from underwriting.errors import InputError
 from underwriting.fairness.owners import OWNERS_FILE, read_owners
@@ -66,11 +72,8 @@ def read_run(run: Path) -> RunRules:
     return RunRules(name, manifest, read_decisions(run, ("merchant_id", "rules_fired")))
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+def _write_page(path: Path, html: str) -> None:
+    atomic_write(path, lambda p: p.write_text(html, encoding="utf-8"))
 
 
 def validation_pack(
@@ -124,8 +127,8 @@ def validation_pack(
         owners=owners_table,
     )
     json_path = out.with_suffix(".json")
-    _write(out, validation_report(figures))
-    _write(json_path, json.dumps(as_json(figures), indent=1, allow_nan=False) + "\n")
+    _write_page(out, validation_report(figures))
+    write_json(json_path, as_json(figures))
     return Written(figures, out, json_path)
 
 
@@ -140,9 +143,7 @@ def screen_run(
     missing = without_owners(decisions, owners)
     page = run / "fair-lending.html"
     title = f"Fair-lending screen: {engine.model.version}, rule set {engine.rules.version}"
-    _write(page, fair_lending_report(title, found, missing, reason_texts(engine)))
+    _write_page(page, fair_lending_report(title, found, missing, reason_texts(engine)))
     body = {k: v.to_dicts() for k, v in found.items()} | {"without_owners": missing}
-    _write(
-        run / "fair-lending.json", json.dumps(json_ready(body), indent=1, allow_nan=False) + "\n"
-    )
+    write_json(run / "fair-lending.json", json_ready(body))
     return found, page

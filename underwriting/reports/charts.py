@@ -389,6 +389,7 @@ td, th { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; vert
 td.num, th.num { text-align: right; white-space: nowrap; }
 .note { color: #555; font-size: 90%; }
 .charts svg { margin: 0 1em 1em 0; }
+.stable { background: #e5f5e0; } .watch { background: #fee8c8; } .act { background: #fcbba1; }
 """
 
 

@@ -29,7 +29,6 @@ from underwriting.reports.run_figures import (
 )
 
 _STYLE = """
-.stable { background: #e5f5e0; } .watch { background: #fee8c8; } .act { background: #fcbba1; }
 td.bar { min-width: 12em; } td.bar div { background: #6baed6; height: 0.9em; }
 table.matrix td { text-align: right; min-width: 4em; }
 """

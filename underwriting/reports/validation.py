@@ -27,7 +27,6 @@ from underwriting.reports.validation_figures import ValidationFigures
 
 _STYLE = """
 .green { background: #c7e9c0; } .yellow { background: #fee391; } .red { background: #fb6a4a; }
-.stable { background: #e5f5e0; } .watch { background: #fee8c8; } .act { background: #fcbba1; }
 .strong { background: #fcbba1; } .moderate { background: #fee8c8; }
 .adverse { background: #fcbba1; }
 """

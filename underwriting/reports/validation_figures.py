@@ -27,11 +27,9 @@ from underwriting.model.drift import (
     FeatureStability,
     ScoreBands,
     characteristic_stability,
-    psi,
-    shares_in,
-    stability,
 )
 from underwriting.model.metrics import ks
+from underwriting.reports.run_figures import drift, list_counts
 
 DEVELOPMENT_PARTS = ("out_of_time", "test", "train")
 """The development figures compared with, in order of preference: the most recent
@@ -193,16 +191,18 @@ def _score_psi(
             "the score's PSI cannot be computed; retrain it with `underwrite train` to record one"
         )
         return None
-    bands = ScoreBands(recorded.edges, recorded.shares)
-    now = shares_in(decisions.get_column("score").to_numpy(), bands.edges)
-    index = psi(bands.shares, now)
+    found = drift(
+        f"development {recorded.part} scores",
+        ScoreBands(recorded.edges, recorded.shares),
+        decisions.get_column("score").to_numpy(),
+    )
     return {
         "part": recorded.part,
-        "edges": list(bands.edges),
-        "development": list(bands.shares),
-        "now": list(now),
-        "index": index,
-        "stability": stability(index),
+        "edges": list(found.bands.edges),
+        "development": list(found.bands.shares),
+        "now": list(found.now),
+        "index": found.index,
+        "stability": found.stability,
     }
 
 
@@ -291,12 +291,8 @@ def rule_firing(runs: Sequence[RunRules]) -> pl.DataFrame:
     table: pl.DataFrame | None = None
     for run in runs:
         merchants = max(run.decisions.height, 1)
-        rates = (
-            run.decisions.select(pl.col("rules_fired").list.unique().alias("rule"))
-            .explode("rule")
-            .drop_nulls()
-            .group_by("rule")
-            .agg((pl.len() / merchants).alias(run.name))
+        rates = list_counts(run.decisions, "rules_fired", "rule", run.name).with_columns(
+            pl.col(run.name) / merchants
         )
         table = rates if table is None else table.join(rates, on="rule", how="full", coalesce=True)
     if table is None:
